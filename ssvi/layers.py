@@ -1,0 +1,313 @@
+"""Mean-field Gaussian Bayesian layers with an optional sparse-subspace mask.
+
+Each weight has the posterior q(theta) = N(mu, sigma^2) with sigma = softplus(rho) (or exp(rho)) and
+the prior N(0, prior_std^2). Biases stay deterministic. A layer may carry a boolean ``mask``:
+inactive weights are exactly zero (their mu is kept at 0, they add no variance and no KL, and their
+gradients are zero because the forward pass multiplies by the mask).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ssvi.enums import ForwardMode, MuInit, SigmaParam
+
+# Added to the pre-activation variance before the square root: keeps the gradient of sqrt finite.
+LRT_VARIANCE_EPS = 1e-16
+# Smallest sigma produced by the initialisation (|N(mean, spread^2)| can come out at ~0).
+MIN_INIT_SIGMA = 1e-8
+
+
+def sigma_from_rho(rho: Tensor, param: SigmaParam) -> Tensor:
+    """sigma = softplus(rho) or exp(rho)."""
+    return F.softplus(rho) if param == SigmaParam.SOFTPLUS else torch.exp(rho)
+
+
+def rho_from_sigma(sigma: Tensor, param: SigmaParam) -> Tensor:
+    """Inverse of :func:`sigma_from_rho`; softplus^-1(s) = s + log(-expm1(-s)) is stable."""
+    if param == SigmaParam.SOFTPLUS:
+        return sigma + torch.log(-torch.expm1(-sigma))
+    return torch.log(sigma)
+
+
+def gaussian_kl(mu: Tensor, sigma: Tensor, prior_std: float) -> Tensor:
+    """Elementwise KL(N(mu, sigma^2) || N(0, prior_std^2)) in closed form."""
+    var_ratio = (sigma / prior_std) ** 2
+    return 0.5 * (var_ratio + (mu / prior_std) ** 2 - 1.0 - torch.log(var_ratio))
+
+
+class BayesLayer(nn.Module):
+    """Shared machinery of :class:`BayesLinear` and :class:`BayesConv2d`."""
+
+    weight_mu: nn.Parameter
+    weight_rho: nn.Parameter
+    bias: nn.Parameter | None
+    mask: Tensor | None
+
+    def _init_bayes(
+        self,
+        weight_shape: tuple[int, ...],
+        bias: bool,
+        prior_std: float,
+        sigma_param: SigmaParam | str,
+    ) -> None:
+        self.weight_mu = nn.Parameter(torch.zeros(weight_shape))
+        self.weight_rho = nn.Parameter(torch.zeros(weight_shape))
+        self.bias = nn.Parameter(torch.zeros(weight_shape[0])) if bias else None
+        self.register_buffer("mask", None)
+        self.prior_std = float(prior_std)
+        self.sigma_param = SigmaParam.parse(sigma_param, "sigma parameterization")
+        self.mode = ForwardMode.LRT
+        # Dense-gradient capture for the `grad` addition criterion (see capture_dense_grad).
+        self.capture_grad = False
+        self.dense_grad: Tensor | None = None
+        self.dense_grad_count = 0
+        init_posterior_(self)
+
+    # --- the operation the layer applies with a given weight -----------------------------------
+    def _op(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        raise NotImplementedError
+
+    @property
+    def fan_in(self) -> int:
+        return self.weight_mu[0].numel()
+
+    @property
+    def weight(self) -> Tensor:
+        """The mean weight with inactive entries zero (what ``mean`` mode uses)."""
+        return self._masked(self.weight_mu)
+
+    @property
+    def sigma(self) -> Tensor:
+        return sigma_from_rho(self.weight_rho, self.sigma_param)
+
+    @property
+    def density(self) -> float:
+        return 1.0 if self.mask is None else float(self.mask.float().mean())
+
+    @property
+    def num_active(self) -> int:
+        return self.weight_mu.numel() if self.mask is None else int(self.mask.sum())
+
+    def set_mask(self, mask: Tensor | None) -> None:
+        """Install a boolean mask (None = dense) and zero the mean of inactive weights."""
+        if mask is None:
+            self.mask = None
+            return
+        if mask.shape != self.weight_mu.shape:
+            raise ValueError(
+                f"mask shape {tuple(mask.shape)} != weight shape {tuple(self.weight_mu.shape)}"
+            )
+        self.mask = mask.to(device=self.weight_mu.device, dtype=torch.bool)
+        with torch.no_grad():
+            self.weight_mu.mul_(self.mask)
+
+    def _masked(self, t: Tensor) -> Tensor:
+        return t if self.mask is None else t * self.mask
+
+    def _mean_weight(self) -> Tensor:
+        mu = self._masked(self.weight_mu)
+        if self.capture_grad and mu.requires_grad:
+            mu.register_hook(self._accumulate_grad)
+        return mu
+
+    def _accumulate_grad(self, grad: Tensor) -> None:
+        g = grad.detach().float()
+        self.dense_grad = g.clone() if self.dense_grad is None else self.dense_grad.add_(g)
+        self.dense_grad_count += 1
+
+    def kl(self) -> Tensor:
+        """KL(q || prior) summed over the active weights."""
+        return self._masked(gaussian_kl(self.weight_mu, self.sigma, self.prior_std)).sum()
+
+    def forward(self, x: Tensor) -> Tensor:
+        mu = self._mean_weight()
+        if self.mode == ForwardMode.MEAN:
+            return self._op(x, mu, self.bias)
+        sigma = self._masked(self.sigma)
+        if self.mode == ForwardMode.SAMPLE:
+            return self._op(x, mu + sigma * torch.randn_like(sigma), self.bias)
+        mean = self._op(x, mu, self.bias)
+        var = self._op(x * x, sigma * sigma, None)
+        return mean + torch.sqrt(var + LRT_VARIANCE_EPS) * torch.randn_like(mean)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{tuple(self.weight_mu.shape)}, prior_std={self.prior_std}, "
+            f"sigma={self.sigma_param.value}, "
+            f"mode={self.mode.value}, density={self.density:.3g}"
+        )
+
+
+class BayesLinear(BayesLayer):
+    """``nn.Linear`` with a mean-field Gaussian weight posterior (see module docstring)."""
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        prior_std: float = 0.005,
+        sigma_param: SigmaParam | str = SigmaParam.SOFTPLUS,
+    ) -> None:
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self._init_bayes((out_features, in_features), bias, prior_std, sigma_param)
+
+    def _op(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        return F.linear(x, weight, bias)
+
+
+class BayesConv2d(BayesLayer):
+    """``nn.Conv2d`` with a mean-field Gaussian weight posterior (see module docstring)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, ...],
+        stride: int | tuple[int, ...] = 1,
+        padding: int | tuple[int, ...] | str = 0,
+        dilation: int | tuple[int, ...] = 1,
+        groups: int = 1,
+        bias: bool = True,
+        prior_std: float = 0.005,
+        sigma_param: SigmaParam | str = SigmaParam.SOFTPLUS,
+    ) -> None:
+        super().__init__()
+        pair = nn.modules.utils._pair
+        k: tuple[int, int] = pair(kernel_size)
+        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, k
+        self.stride: tuple[int, int] = pair(stride)
+        self.padding: str | tuple[int, int] = padding if isinstance(padding, str) else pair(padding)
+        self.dilation: tuple[int, int] = pair(dilation)
+        self.groups = groups
+        shape = (out_channels, in_channels // groups, *k)
+        self._init_bayes(shape, bias, prior_std, sigma_param)
+
+    def _op(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        return F.conv2d(x, weight, bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+def bayes_layers(model: nn.Module) -> list[BayesLayer]:
+    """The Bayesian layers of ``model`` in module order."""
+    return [m for m in model.modules() if isinstance(m, BayesLayer)]
+
+
+def kl_divergence(model: nn.Module) -> Tensor:
+    """Sum of KL(q || prior) over the active weights of every Bayesian layer of ``model``."""
+    layers = bayes_layers(model)
+    if not layers:
+        raise ValueError("the model has no Bayesian layers")
+    return torch.stack([layer.kl() for layer in layers]).sum()
+
+
+def set_forward_mode(model: nn.Module, mode: ForwardMode | str) -> None:
+    """Switch every Bayesian layer of ``model`` to ``lrt``, ``sample`` or ``mean``."""
+    parsed = ForwardMode.parse(mode, "forward mode")
+    for layer in bayes_layers(model):
+        layer.mode = parsed
+
+
+@contextmanager
+def forward_mode(model: nn.Module, mode: ForwardMode | str) -> Iterator[None]:
+    """Temporarily switch the forward mode of ``model``'s Bayesian layers."""
+    layers = bayes_layers(model)
+    previous = [layer.mode for layer in layers]
+    set_forward_mode(model, mode)
+    try:
+        yield
+    finally:
+        for layer, m in zip(layers, previous, strict=True):
+            layer.mode = m
+
+
+@torch.no_grad()
+def init_posterior_(
+    module: nn.Module,
+    mu_init: MuInit | str = MuInit.NORMAL,
+    init_mu_std: float = 0.01,
+    init_sigma: float = 6e-4,
+    init_sigma_spread: float = 5e-4,
+    generator: torch.Generator | None = None,
+) -> None:
+    """(Re)initialise the posterior of every Bayesian layer in ``module``.
+
+    mu ~ N(0, init_mu_std^2) (``normal``, the reference) or N(0, 2 / active fan-in) (``kaiming``:
+    the fan-in counts only active weights, so a sparse layer is not under-scaled by its density);
+    sigma ~ |N(init_sigma, init_sigma_spread^2)| (as the reference), floored at 1e-8.
+    """
+    mu_init = MuInit.parse(mu_init, "mu initialisation")
+    layers = [module] if isinstance(module, BayesLayer) else bayes_layers(module)
+    for layer in layers:
+        w = layer.weight_mu
+        if mu_init == MuInit.NORMAL:
+            std = init_mu_std
+        else:
+            active_fan_in = layer.num_active / w.shape[0]
+            std = math.sqrt(2.0 / max(active_fan_in, 1.0))
+        mu = torch.randn(w.shape, generator=generator, dtype=w.dtype) * std
+        sigma = torch.randn(w.shape, generator=generator, dtype=w.dtype) * init_sigma_spread
+        sigma = (sigma + init_sigma).abs().clamp_min(MIN_INIT_SIGMA)
+        w.copy_(mu)
+        layer.weight_rho.copy_(rho_from_sigma(sigma, layer.sigma_param))
+        if layer.mask is not None:
+            w.mul_(layer.mask)
+
+
+def convert_to_bayesian(
+    model: nn.Module,
+    prior_std: float = 0.005,
+    sigma_param: SigmaParam | str = SigmaParam.SOFTPLUS,
+    mu_init: MuInit | str = MuInit.NORMAL,
+    init_mu_std: float = 0.01,
+    init_sigma: float = 6e-4,
+    init_sigma_spread: float = 5e-4,
+    generator: torch.Generator | None = None,
+) -> nn.Module:
+    """Replace every ``nn.Linear`` and ``nn.Conv2d`` of ``model`` (in place) by a Bayesian layer.
+
+    Biases are copied from the original layer and stay deterministic; BatchNorm and other modules
+    are untouched. Returns ``model``.
+    """
+    for name, child in list(model.named_children()):
+        new: BayesLayer | None = None
+        weight: Tensor | None = None
+        if isinstance(child, nn.Conv2d):
+            weight = child.weight
+            if child.padding_mode != "zeros":
+                raise ValueError(f"layer {name}: only zero padding is supported")
+            new = BayesConv2d(
+                child.in_channels, child.out_channels, child.kernel_size, child.stride,
+                child.padding, child.dilation, child.groups, child.bias is not None,
+                prior_std, sigma_param,
+            )  # fmt: skip
+        elif isinstance(child, nn.Linear):
+            weight = child.weight
+            new = BayesLinear(
+                child.in_features,
+                child.out_features,
+                child.bias is not None,
+                prior_std,
+                sigma_param,
+            )
+        if new is None or weight is None:
+            convert_to_bayesian(
+                child, prior_std, sigma_param, mu_init, init_mu_std, init_sigma,
+                init_sigma_spread, generator,
+            )  # fmt: skip
+            continue
+        new = new.to(device=weight.device, dtype=weight.dtype)
+        bias = getattr(child, "bias", None)
+        if isinstance(bias, Tensor) and new.bias is not None:
+            with torch.no_grad():
+                new.bias.copy_(bias)
+        init_posterior_(new, mu_init, init_mu_std, init_sigma, init_sigma_spread, generator)
+        setattr(model, name, new)
+    return model

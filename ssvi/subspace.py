@@ -1,0 +1,180 @@
+"""The sparse subspace of SSVI: which weights are active, and how the set changes in training.
+
+Composed of swappable parts (as sparsimony): a density distribution (``uniform``/``erk``), a drop
+schedule (:class:`CosineDropSchedule`), a removal criterion and an addition criterion. Density 1.0
+gives dense mean-field VI: no masks and no updates.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from ssvi.criteria import addition_score, removal_score
+from ssvi.density import layer_densities
+from ssvi.enums import AdditionCriterion, DensityDistribution, NewSigma, RemovalCriterion
+from ssvi.layers import BayesLayer, bayes_layers, rho_from_sigma
+from ssvi.schedule import CosineDropSchedule
+
+# Sigma of a weight entering the subspace under the ``eps`` rule.
+NEW_SIGMA_EPS = 1e-6
+
+
+class SparseSubspace:
+    """Masks and drop/grow updates for the Bayesian layers of ``model``.
+
+    Args:
+        model: a model whose Conv2d/Linear layers are :class:`~ssvi.layers.BayesLayer`.
+        density: global fraction of active weights in (0, 1]; 1.0 is dense VI.
+        distribution: ``uniform`` (first layer dense) or ``erk``.
+        schedule: when to update and how much to drop; None freezes the initial mask.
+        removal, addition: criteria names (see :mod:`ssvi.criteria`).
+        new_sigma: ``mean`` (layer's mean active sigma) or ``eps`` (NEW_SIGMA_EPS).
+        grow_accumulation: number of minibatches whose dense gradients are averaged for ``grad``.
+        lam: lambda of the exp-moment removal criteria.
+        seed: seeds the initial masks and the ``random`` addition scores.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        density: float,
+        distribution: DensityDistribution | str = DensityDistribution.UNIFORM,
+        schedule: CosineDropSchedule | None = None,
+        removal: RemovalCriterion | str = RemovalCriterion.SNR_ABS,
+        addition: AdditionCriterion | str = AdditionCriterion.GRAD,
+        new_sigma: NewSigma | str = NewSigma.MEAN,
+        grow_accumulation: int = 1,
+        lam: float = 1.0,
+        seed: int = 0,
+    ) -> None:
+        all_layers = bayes_layers(model)
+        if not all_layers:
+            raise ValueError("the model has no Bayesian layers; call convert_to_bayesian first")
+        self.removal = RemovalCriterion.parse(removal, "removal criterion")
+        self.addition = AdditionCriterion.parse(addition, "addition criterion")
+        self.new_sigma = NewSigma.parse(new_sigma, "new-weight sigma rule")
+        self.distribution = DensityDistribution.parse(distribution, "density distribution")
+        if grow_accumulation < 1:
+            raise ValueError(f"grow_accumulation must be >= 1, got {grow_accumulation}")
+        self.density = float(density)
+        self.schedule = schedule
+        self.grow_accumulation = grow_accumulation
+        self.lam = lam
+        self.generator = torch.Generator().manual_seed(seed)
+        shapes = [tuple(layer.weight_mu.shape) for layer in all_layers]
+        self.densities = layer_densities(self.distribution, shapes, self.density)
+        self.layers: list[BayesLayer] = []
+        for layer, d in zip(all_layers, self.densities, strict=True):
+            if d >= 1.0:
+                layer.set_mask(None)
+                continue
+            n = layer.weight_mu.numel()
+            n_active = max(1, round(d * n))
+            mask = torch.zeros(n, dtype=torch.bool)
+            mask[torch.randperm(n, generator=self.generator)[:n_active]] = True
+            layer.set_mask(mask.view_as(layer.weight_mu))
+            self.layers.append(layer)
+        self.num_updates = 0
+
+    @property
+    def is_dense(self) -> bool:
+        return not self.layers
+
+    def active_counts(self) -> list[int]:
+        return [layer.num_active for layer in self.layers]
+
+    # --- training-loop hooks --------------------
+    def before_step(self, step: int) -> None:
+        """Call before the forward pass of the iteration that completes step ``step + 1``.
+
+        Turns dense-gradient capture on for the ``grow_accumulation`` iterations that end at an
+        update step (only the ``grad`` criterion needs it).
+        """
+        if self.schedule is None or self.addition != AdditionCriterion.GRAD or self.is_dense:
+            return
+        to_update = self.schedule.steps_to_next_update(step + 1)
+        capture = to_update is not None and to_update < self.grow_accumulation
+        for layer in self.layers:
+            layer.capture_grad = capture
+
+    def maybe_update(self, step: int, optimizer: torch.optim.Optimizer | None = None) -> bool:
+        """After the backward pass that completes ``step``: update the subspace if it is due.
+
+        Returns True when an update happened; the reference then skips that optimizer step.
+        """
+        if self.schedule is None or self.is_dense or not self.schedule.is_update_step(step):
+            return False
+        self.update(self.schedule.drop_fraction(step), optimizer)
+        return True
+
+    # --- the update itself --------------------
+    @torch.no_grad()
+    def update(self, drop_fraction: float, optimizer: torch.optim.Optimizer | None = None) -> None:
+        """Exchange floor(drop_fraction x n_active) weights per sparse layer.
+
+        Removes the active weights with the lowest removal score and adds as many inactive ones
+        (inactive before this update) with the highest addition score; new weights get mu = 0 and
+        sigma by the ``new_sigma`` rule; optimizer state of every inactive entry is zeroed.
+        """
+        for layer in self.layers:
+            self._update_layer(layer, drop_fraction)
+            layer.capture_grad = False
+            layer.dense_grad, layer.dense_grad_count = None, 0
+            if optimizer is not None:
+                zero_inactive_state(optimizer, layer)
+        self.num_updates += 1
+
+    def _update_layer(self, layer: BayesLayer, drop_fraction: float) -> None:
+        assert layer.mask is not None
+        mask = layer.mask.view(-1)
+        n_active = int(mask.sum())
+        k = min(math.floor(drop_fraction * n_active), mask.numel() - n_active)
+        if k <= 0:
+            return
+        mu, rho = layer.weight_mu.view(-1), layer.weight_rho.view(-1)
+        sigma = layer.sigma.view(-1)
+        keep = removal_score(self.removal, mu, sigma, self.lam).float()
+        keep = keep.masked_fill(~mask, math.inf)
+        drop_idx = torch.topk(keep, k, largest=False).indices
+        grad = None
+        if layer.dense_grad is not None:
+            grad = layer.dense_grad.view(-1) / max(layer.dense_grad_count, 1)
+        grow = addition_score(self.addition, grad, mask.shape, self.generator).to(mu.device)
+        grow = grow.float().masked_fill(mask, -math.inf)
+        grow_idx = torch.topk(grow, k, largest=True).indices
+
+        survivors = mask.clone()
+        survivors[drop_idx] = False
+        if self.new_sigma == NewSigma.MEAN:
+            new_sigma = sigma[survivors].mean()
+        else:
+            new_sigma = torch.tensor(NEW_SIGMA_EPS, device=mu.device, dtype=mu.dtype)
+        mu[drop_idx] = 0.0
+        mu[grow_idx] = 0.0
+        rho[grow_idx] = rho_from_sigma(new_sigma.reshape(1), layer.sigma_param).to(rho.dtype)
+        survivors[grow_idx] = True
+        layer.mask = survivors.view_as(layer.weight_mu)
+
+    # --- persistence (masks live in the model's state_dict as buffers) --------------------
+    def state_dict(self) -> dict[str, object]:
+        return {"generator": self.generator.get_state(), "num_updates": self.num_updates}
+
+    def load_state_dict(self, state: dict[str, object]) -> None:
+        gen_state = state["generator"]
+        assert isinstance(gen_state, Tensor)
+        self.generator.set_state(gen_state)
+        self.num_updates = int(state["num_updates"])  # type: ignore[call-overload]
+
+
+@torch.no_grad()
+def zero_inactive_state(optimizer: torch.optim.Optimizer, layer: BayesLayer) -> None:
+    """Zero every per-entry optimizer state tensor (momentum, Adam moments) of inactive weights."""
+    if layer.mask is None:
+        return
+    for p in (layer.weight_mu, layer.weight_rho):
+        for value in optimizer.state.get(p, {}).values():
+            if isinstance(value, Tensor) and value.shape == p.shape:
+                value.mul_(layer.mask)
