@@ -47,6 +47,7 @@ class MuInit(StrEnum):
 
     NORMAL = "normal"  # N(0, init_mu_std^2), as the reference code
     KAIMING = "kaiming"  # N(0, 2 / active fan-in): fan-in scaled, using the *active* fan-in
+    COPY = "copy"  # keep the converted layer's own weights (torch's default init, or pretrained)
 
 
 class RemovalCriterion(StrEnum):

@@ -241,21 +241,22 @@ def init_posterior_(
 
     mu ~ N(0, init_mu_std^2) (``normal``, the reference) or N(0, 2 / active fan-in) (``kaiming``:
     the fan-in counts only active weights, so a sparse layer is not under-scaled by its density);
-    sigma ~ |N(init_sigma, init_sigma_spread^2)| (as the reference), floored at 1e-8.
+    sigma ~ |N(init_sigma, init_sigma_spread^2)| (as the reference), floored at 1e-8. ``copy``
+    keeps the current mu (set by :func:`convert_to_bayesian` from the original layer's weights).
     """
     mu_init = MuInit.parse(mu_init, "mu initialisation")
     layers = [module] if isinstance(module, BayesLayer) else bayes_layers(module)
     for layer in layers:
         w = layer.weight_mu
-        if mu_init == MuInit.NORMAL:
-            std = init_mu_std
-        else:
-            active_fan_in = layer.num_active / w.shape[0]
-            std = math.sqrt(2.0 / max(active_fan_in, 1.0))
-        mu = torch.randn(w.shape, generator=generator, dtype=w.dtype) * std
+        if mu_init != MuInit.COPY:
+            if mu_init == MuInit.NORMAL:
+                std = init_mu_std
+            else:
+                active_fan_in = layer.num_active / w.shape[0]
+                std = math.sqrt(2.0 / max(active_fan_in, 1.0))
+            w.copy_(torch.randn(w.shape, generator=generator, dtype=w.dtype) * std)
         sigma = torch.randn(w.shape, generator=generator, dtype=w.dtype) * init_sigma_spread
         sigma = (sigma + init_sigma).abs().clamp_min(MIN_INIT_SIGMA)
-        w.copy_(mu)
         layer.weight_rho.copy_(rho_from_sigma(sigma, layer.sigma_param))
         if layer.mask is not None:
             w.mul_(layer.mask)
@@ -304,6 +305,8 @@ def convert_to_bayesian(
             )  # fmt: skip
             continue
         new = new.to(device=weight.device, dtype=weight.dtype)
+        with torch.no_grad():
+            new.weight_mu.copy_(weight)  # kept by mu_init="copy", redrawn otherwise
         bias = getattr(child, "bias", None)
         if isinstance(bias, Tensor) and new.bias is not None:
             with torch.no_grad():

@@ -1,0 +1,51 @@
+"""Deterministic architectures by name (``create_model``); the trainer makes them Bayesian."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torch import nn
+from torchvision.models import resnet18 as tv_resnet18
+
+InputShape = tuple[int, int, int]
+
+
+def mlp(input_shape: InputShape, num_classes: int, width: int = 256) -> nn.Module:
+    """Two hidden layers of ``width`` ReLU units."""
+    c, h, w = input_shape
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(c * h * w, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(),
+        nn.Linear(width, num_classes),
+    )  # fmt: skip
+
+
+def cnn(input_shape: InputShape, num_classes: int) -> nn.Module:
+    """conv 32 -> conv 64 -> max-pool -> linear 128 -> classes (1024 features on 8x8 digits)."""
+    c, h, w = input_shape
+    return nn.Sequential(
+        nn.Conv2d(c, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
+        nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64 * (h // 2) * (w // 2), 128), nn.ReLU(),
+        nn.Linear(128, num_classes),
+    )  # fmt: skip
+
+
+def resnet18(input_shape: InputShape, num_classes: int) -> nn.Module:
+    """ResNet-18, CIFAR variant: 3x3 stride-1 stem and no max-pool (as the SSVI reference)."""
+    model = tv_resnet18(num_classes=num_classes)
+    model.conv1 = nn.Conv2d(input_shape[0], 64, 3, stride=1, padding=1, bias=False)
+    model.maxpool = nn.Identity()
+    return model
+
+
+MODELS: dict[str, Callable[[InputShape, int], nn.Module]] = {
+    "mlp": mlp,
+    "cnn": cnn,
+    "resnet18": resnet18,
+}
+
+
+def create_model(name: str, input_shape: InputShape, num_classes: int) -> nn.Module:
+    """Build the deterministic model ``name`` for inputs of ``input_shape`` (C, H, W)."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; allowed: {', '.join(map(repr, MODELS))}")
+    return MODELS[name](input_shape, num_classes)
