@@ -1,0 +1,182 @@
+"""Sensitivity curves: one-at-a-time sweeps and marginal effects, both methods overlaid."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from analysis._design import RANDOM_DESIGNS, analysed_params, effect_rows, oat_params
+from analysis._load import prepare_results
+from analysis._schema import ARM, CATEGORICAL, LOG_SCALED, Metric, arm_label, resolve_metric
+from analysis._stats import marginal_effects
+from analysis._style import arm_color, log_ticks, new_figure, param_label
+
+NCOLS = 4
+
+
+def plot_oat_curves(
+    df: pd.DataFrame, metric: str | Metric = "accuracy", params: list[str] | None = None
+) -> Figure:
+    """One-at-a-time sensitivity curves: one panel per swept hyperparameter.
+
+    Line: mean over seeds at each value (all other hyperparameters at the base
+    configuration); band: min to max over seeds; dotted line: the base value; a cross marks
+    values where some seeds diverged (scored at chance). Log axes for log-scaled
+    hyperparameters; all panels share the metric axis.
+
+    Raises:
+        ValueError: no ``oat`` design rows in the table.
+    """
+    m = resolve_metric(metric)
+    data = prepare_results(df)
+    swept = oat_params(data)
+    if not swept:
+        raise ValueError("no one-at-a-time (design == 'oat') rows in the table")
+    params = [p for p in (params or swept) if p in swept]
+    base = data[(data["design"] == "oat") & (data["oat_param"] == "base")]
+    tables = {p: marginal_effects(data, m, p, source="oat") for p in params}
+    bases = {p: base[p].iloc[0] for p in params if not base.empty}
+    return _figure(
+        tables,
+        m,
+        ("min", "max"),
+        "band: min–max over seeds",
+        bases,
+        f"One-at-a-time sensitivity of {m.label} around the base configuration",
+    )
+
+
+def plot_marginal_effects(
+    df: pd.DataFrame,
+    metric: str | Metric = "accuracy",
+    params: list[str] | None = None,
+    source: str = "random",
+) -> Figure:
+    """Marginal effect curves: mean metric per hyperparameter value with a 95% band.
+
+    The band is a Student-t 95% interval of the mean over all trials at that value (seeds
+    and the other hyperparameters). Numeric values of the random designs are binned
+    (quantile bins, log-spaced where the hyperparameter is log-scaled).
+
+    Args:
+        df: results table.
+        metric: metric key or column.
+        params: hyperparameters to draw (default: all that ``source`` varies).
+        source: ``random`` (designs random/tune), ``grid`` or ``oat``.
+
+    Raises:
+        ValueError: the requested design varies none of the hyperparameters.
+    """
+    m = resolve_metric(metric)
+    data = prepare_results(df)
+    candidates = params or analysed_params(data)
+    tables = {
+        p: marginal_effects(data, m, p, source=source)
+        for p in candidates
+        if effect_rows(data, p, source) is not None
+    }
+    if not tables:
+        designs = RANDOM_DESIGNS if source == "random" else (source,)
+        raise ValueError(f"no design {list(designs)} in the table varies {candidates}")
+    return _figure(
+        tables,
+        m,
+        ("ci_low", "ci_high"),
+        "band: 95% CI of the mean",
+        {},
+        f"Marginal effect of each hyperparameter on {m.label} ({source} design)",
+    )
+
+
+def _figure(
+    tables: dict[str, pd.DataFrame],
+    m: Metric,
+    band: tuple[str, str],
+    band_text: str,
+    bases: dict[str, object],
+    title: str,
+) -> Figure:
+    n = len(tables)
+    ncols = min(NCOLS, n)
+    nrows = math.ceil(n / ncols)
+    fig = new_figure(3.3 * ncols, 2.9 * nrows + 0.9)
+    axs = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False, sharey=True)).ravel()
+    arms: list[str] = []
+    any_div = False
+    for k, (ax, (param, table)) in enumerate(zip(axs, tables.items(), strict=False)):
+        any_div |= _draw(ax, param, table, m, band, bases.get(param))
+        arms += [a for a in table[ARM].unique() if a not in arms]
+        if k % ncols == 0:
+            ax.set_ylabel(m.axis_label(), fontsize="small")
+    for ax in axs[n:]:
+        ax.set_visible(False)
+    handles: list[Line2D | Patch] = [
+        Line2D([], [], color=arm_color(a), marker="o", lw=2) for a in arms
+    ]
+    labels = [arm_label(a) for a in arms]
+    handles.append(Patch(color="#999999", alpha=0.3))
+    labels.append(band_text)
+    if bases:
+        handles.append(Line2D([], [], color="#666666", ls=":"))
+        labels.append("base value")
+    if any_div:
+        handles.append(Line2D([], [], color="black", marker="x", ls="", markersize=8))
+        labels.append(
+            "some seeds diverged (" + ("at chance" if m.diverged_at_chance else "excluded") + ")"
+        )
+    fig.legend(
+        handles,
+        labels,
+        loc="outside lower center",
+        ncols=min(len(labels), 5),
+        fontsize="small",
+        frameon=False,
+    )
+    fig.suptitle(title, fontsize="medium")
+    return fig
+
+
+def _draw(
+    ax: Axes, param: str, table: pd.DataFrame, m: Metric, band: tuple[str, str], base: Any
+) -> bool:
+    levels = sorted(table["level"].unique(), key=lambda v: (isinstance(v, str), v))
+    categorical = param in CATEGORICAL or any(isinstance(v, str) for v in levels)
+    position = {v: i for i, v in enumerate(levels)}
+    diverged = False
+    for arm, part in table.groupby(ARM, sort=False):
+        x = part["level"].map(position) if categorical else part["level"].astype(float)
+        color = arm_color(str(arm))
+        ax.plot(x, part["mean"] * m.scale, marker="o", ms=4, lw=1.8, color=color)
+        ax.fill_between(
+            x, part[band[0]] * m.scale, part[band[1]] * m.scale, color=color, alpha=0.2, lw=0
+        )
+        div = part["n_diverged"] > 0
+        if div.any():
+            diverged = True
+            ax.scatter(
+                x[div], part.loc[div, "mean"] * m.scale, marker="x", s=60, color="black", zorder=5
+            )
+    if categorical:
+        ax.set_xticks(range(len(levels)), [str(v) for v in levels], rotation=20)
+        ax.set_xlim(-0.4, len(levels) - 0.6)
+    elif param in LOG_SCALED:
+        ax.set_xscale("log")
+        log_ticks(ax.xaxis, [float(v) for v in levels])
+    if base is not None:
+        ax.axvline(
+            position.get(base, 0) if categorical else float(base),
+            color="#666666",
+            ls=":",
+            lw=1.2,
+        )
+    ax.set_xlabel(param_label(param), fontsize="small")
+    ax.grid(alpha=0.3)
+    ax.tick_params(labelsize="small")
+    return diverged

@@ -1,0 +1,194 @@
+"""Read, validate and prepare a study's results table."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis._schema import (
+    ARM,
+    METHODS,
+    NUM_CLASSES,
+    NUMERIC_COLUMNS,
+    REQUIRED_COLUMNS,
+    STATUSES,
+    STRING_COLUMNS,
+    arm_name,
+)
+
+TABLE_NAMES = ("results.parquet", "results.csv")
+CONTRACT = "docs/results-table.md"
+
+
+class ResultsTableError(ValueError):
+    """The results table is missing, empty or does not follow docs/results-table.md."""
+
+
+def load_results(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read and validate a study's results table.
+
+    Args:
+        path: a study folder holding ``results.parquet`` (preferred) or ``results.csv``, or a
+            table file (``.parquet`` / ``.csv``); a local path or a URI pandas can read
+            (``s3://bucket/studies/name``; remote file systems need their fsspec package).
+
+    Returns:
+        The table with typed columns (strings, booleans, numbers), one row per trial, all rows
+        kept (``prepare_results`` drops errored trials).
+
+    Raises:
+        ResultsTableError: no table at ``path``, an empty table, or missing columns (named).
+    """
+    text = os.fspath(path)
+    source: str | Path
+    if "://" in text and not text.startswith("file://"):
+        df, source = _read_remote(text)
+    else:
+        source = _local_table(Path(text.removeprefix("file://")))
+        df = _read(source)
+    return validate_results(df, source=str(source))
+
+
+def _local_table(path: Path) -> Path:
+    if path.is_dir():
+        for name in TABLE_NAMES:
+            if (path / name).is_file():
+                return path / name
+        raise ResultsTableError(f"no {' or '.join(TABLE_NAMES)} in the study folder {path}")
+    if not path.is_file():
+        raise ResultsTableError(f"no results table at {path} (expected a study folder or a file)")
+    return path
+
+
+def _read_remote(uri: str) -> tuple[pd.DataFrame, str]:
+    if uri.endswith((".parquet", ".csv")):
+        return _read(uri), uri
+    for name in TABLE_NAMES:
+        candidate = uri.rstrip("/") + "/" + name
+        try:
+            return _read(candidate), candidate
+        except FileNotFoundError:
+            continue
+    raise ResultsTableError(f"no {' or '.join(TABLE_NAMES)} under {uri}")
+
+
+def _read(source: str | Path) -> pd.DataFrame:
+    try:
+        if str(source).endswith(".parquet"):
+            return pd.read_parquet(source)
+        return pd.read_csv(source, dtype={c: "string" for c in STRING_COLUMNS})
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+    except ImportError as error:  # e.g. s3:// without s3fs, gs:// without gcsfs
+        raise ResultsTableError(f"cannot read {source}: {error}") from error
+
+
+def validate_results(df: pd.DataFrame, source: str = "results table") -> pd.DataFrame:
+    """Check a results table against the contract and return a copy with normalised types.
+
+    Raises:
+        ResultsTableError: empty table, missing columns (all named), unknown methods or statuses.
+    """
+    if len(df.columns) == 0 or len(df) == 0:
+        raise ResultsTableError(f"{source}: the results table is empty (no rows)")
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    if missing:
+        raise ResultsTableError(
+            f"{source}: missing required column(s): {', '.join(missing)} (see {CONTRACT})"
+        )
+    out = df.copy()
+    for col in STRING_COLUMNS:
+        if col in out.columns:
+            out[col] = out[col].astype("string").fillna("").astype(object)
+    out["is_default"] = out["is_default"].map(_to_bool).astype(bool)
+    for col in NUMERIC_COLUMNS:
+        if col in out.columns:
+            out[col] = pd.to_numeric(out[col], errors="coerce")
+    for col in ("seed", "density"):
+        if out[col].isna().any():
+            raise ResultsTableError(
+                f"{source}: column {col!r} is missing or not a number in "
+                f"{int(out[col].isna().sum())} row(s)"
+            )
+    if (out["config_id"] == "").any():
+        raise ResultsTableError(f"{source}: column 'config_id' is empty in some rows")
+    out["seed"] = out["seed"].astype("int64")
+    _check_values(out, "method", METHODS, source)
+    _check_values(out, "status", STATUSES, source)
+    return out.reset_index(drop=True)
+
+
+def _to_bool(value: object) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes")
+    return False if pd.isna(value) else bool(value)
+
+
+def _check_values(df: pd.DataFrame, column: str, allowed: tuple[str, ...], source: str) -> None:
+    bad = sorted(set(df[column]) - set(allowed))
+    if bad:
+        raise ResultsTableError(
+            f"{source}: column {column!r} has unknown value(s) {bad}; allowed: {list(allowed)}"
+        )
+
+
+def prepare_results(df: pd.DataFrame, num_classes: int | None = None) -> pd.DataFrame:
+    """Make a table ready for the statistics: drop errored trials, score diverged ones.
+
+    A diverged run (``status == "diverged"``) is a result, not missing data: it is scored as
+    the uniform (chance-level) predictor — accuracy ``1/K``, NLL ``log K``, Brier ``1 - 1/K``,
+    OOD AUROC ``0.5`` — and its ECE is set to NaN (a uniform predictor is perfectly calibrated,
+    which would reward divergence). Rows with ``status == "error"`` are excluded; their count
+    is kept in ``df.attrs["excluded_errors"]``. Adds the ``arm`` column (``dense_vi`` or
+    ``ssvi@<density>``). Tables that already have an ``arm`` column are returned unchanged.
+
+    Args:
+        df: a table from ``load_results`` (or any frame with the contract's columns).
+        num_classes: number of classes K; inferred from ``dataset`` when ``None``.
+
+    Raises:
+        ResultsTableError: invalid table, or a dataset whose number of classes is unknown.
+    """
+    if ARM in df.columns:
+        return df
+    table = validate_results(df)
+    classes = _num_classes(table, num_classes)
+    keep = table["status"] != "error"
+    out = table[keep].copy()
+    classes = classes[keep.to_numpy()]
+    out[ARM] = [arm_name(m, d) for m, d in zip(out["method"], out["density"], strict=True)]
+    div = (out["status"] == "diverged").to_numpy()
+    chance = {
+        "accuracy": 1.0 / classes,
+        "nll": np.log(classes),
+        "brier": 1.0 - 1.0 / classes,
+        "ood_auroc": np.full(len(out), 0.5),
+        "ood_aupr": np.full(len(out), np.nan),
+        "ece": np.full(len(out), np.nan),
+    }
+    for name, values in chance.items():
+        for col in (f"test_{name}", f"val_{name}", f"test_{name}_mean_weights"):
+            if col in out.columns:
+                out.loc[div, col] = values[div]
+    out.attrs = {
+        "excluded_errors": int((~keep).sum()),
+        "num_classes": sorted({int(k) for k in classes}),
+    }
+    return out.reset_index(drop=True)
+
+
+def _num_classes(df: pd.DataFrame, num_classes: int | None) -> np.ndarray:
+    if num_classes is not None:
+        if num_classes < 2:
+            raise ResultsTableError(f"num_classes must be at least 2, got {num_classes}")
+        return np.full(len(df), float(num_classes))
+    unknown = sorted(set(df["dataset"]) - set(NUM_CLASSES))
+    if unknown:
+        raise ResultsTableError(
+            f"cannot infer the number of classes of dataset(s) {unknown}; pass num_classes= "
+            f"(command line: --num-classes). Known: {NUM_CLASSES}"
+        )
+    return df["dataset"].map(NUM_CLASSES).to_numpy(dtype=float)

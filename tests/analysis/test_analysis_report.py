@@ -1,0 +1,109 @@
+"""The report command on a realistic study table, and what it must never import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analysis import write_report
+from analysis.report import main
+
+
+@pytest.fixture(scope="module")
+def report_dir(study_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("report")
+    assert main([str(study_dir), "--out", str(out), "--n-boot", "200"]) == 0
+    return out
+
+
+def test_report_files(report_dir: Path) -> None:
+    for name in ("report.md", "report.html"):
+        assert (report_dir / name).stat().st_size > 1000
+    tables = {p.name for p in (report_dir / "tables").glob("*.csv")}
+    assert tables == {
+        "comparison.csv",
+        "importance.csv",
+        "marginal_effects.csv",
+        "seed_vs_config_variance.csv",
+        "sensitivity_summary.csv",
+        "tunability.csv",
+    }
+    pngs = sorted((report_dir / "figures").glob("*.png"))
+    kinds = {p.stem.split("_")[0] for p in pngs}
+    assert kinds >= {"heatmap", "oat", "ecdf", "marginal", "importance", "accuracy"}
+    assert all(p.with_suffix(".svg").is_file() for p in pngs)
+    comparison = pd.read_csv(report_dir / "tables" / "comparison.csv")
+    assert set(comparison["metric"]) == {"accuracy", "nll", "ece", "ood_auroc"}
+
+
+def test_report_leads_with_the_verdict(report_dir: Path) -> None:
+    md = (report_dir / "report.md").read_text()
+    sections = [line for line in md.splitlines() if line.startswith("## ")]
+    assert sections[0] == "## Verdict"
+    verdict = md.split("## Verdict", 1)[1].split("\n## ", 1)[0]
+    assert verdict.count("95% CI") >= 4
+    assert any(
+        word in verdict for word in ("less sensitive", "more sensitive", "No detectable difference")
+    )
+    assert "| kl_weight |" in verdict and "removal †" in verdict
+    assert "scored as the uniform predictor" in verdict  # diverged runs at chance, said so
+    assert "2 trials with status `error` are excluded" in verdict
+    for image in (report_dir / "figures").glob("*.png"):
+        assert f"](figures/{image.name})" in md
+
+
+def test_html_is_self_contained(report_dir: Path) -> None:
+    html = (report_dir / "report.html").read_text()
+    assert html.count('src="data:image/png;base64,') == len(
+        list((report_dir / "figures").glob("*.png"))
+    )
+    assert 'src="figures/' not in html
+    assert html.index("<h2>Verdict</h2>") < html.index("<h2>Test accuracy</h2>")
+
+
+def test_cli_prints_where_the_report_is(report_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    # The fixture ran main(); run the argument error path here (cheap).
+    assert main([str(report_dir / "nothing-here"), "--out", str(report_dir / "x")]) == 2
+    assert "no results table" in capsys.readouterr().err
+
+
+def test_cli_names_missing_columns(
+    tmp_path: Path, study_table: pd.DataFrame, capsys: pytest.CaptureFixture
+) -> None:
+    study_table.drop(columns=["seed", "status"]).to_csv(tmp_path / "results.csv", index=False)
+    assert main([str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "missing required column(s): seed, status" in err
+
+
+def test_report_without_random_design_skips_importance(
+    study_table: pd.DataFrame, tmp_path: Path
+) -> None:
+    table = study_table[study_table["design"] == "grid"]
+    md = write_report(table, tmp_path, metrics=("accuracy",), n_boot=50)
+    text = md.read_text()
+    assert "Importance skipped" in text
+    assert not list((tmp_path / "figures").glob("oat_*.png"))
+    assert list((tmp_path / "figures").glob("heatmap_accuracy.png"))
+
+
+def test_analysis_never_imports_torch_ray_or_ssvi() -> None:
+    code = (
+        "import sys, analysis, analysis.report, optuna.importance\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'ray', 'ssvi'))\n"
+        "print(bad)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_report_without_pairs_says_there_is_no_verdict(
+    study_table: pd.DataFrame, tmp_path: Path
+) -> None:
+    table = study_table[(study_table["method"] == "ssvi") & (study_table["design"] == "grid")]
+    text = write_report(table, tmp_path, metrics=("accuracy",), n_boot=20).read_text()
+    assert "**No verdict**" in text.split("## Test accuracy")[0]
