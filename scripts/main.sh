@@ -1,7 +1,17 @@
 #!/usr/bin/env bash
-# The main job: creates .venv and installs the project when missing, then runs it.
-# Extra arguments go to the job.
+# The main job: the default robustness study (`local` preset: bundled digits data, a local Ray
+# instance) and its sensitivity report. Creates .venv and installs the project when missing.
+# Re-running it resumes an interrupted study (finished trials are not re-run) and redraws the report.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
-exec ssvi train --out runs/digits-ssvi "$@"
+STORAGE="${SSVI_STORAGE:-results}"
+NAME="${SSVI_STUDY:-local-robustness}"
+REPORT="${SSVI_REPORT:-report/$NAME}"
+resume=()
+if [ -f "$STORAGE/$NAME/tuner.pkl" ]; then
+  resume=(--resume)
+fi
+python studies/robustness.py --preset local --storage "$STORAGE" --name "$NAME" "${resume[@]}"
+python -m analysis.report "$STORAGE/$NAME" --out "$REPORT"
+echo "report: $ROOT/$REPORT/report.html (and report.md, figures/, tables/)"

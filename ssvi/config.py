@@ -247,7 +247,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
 
 
 def git_revision() -> str:
-    """The project's git revision (with ``-dirty`` when the tree has changes), or ``unknown``."""
+    """``g<revision>`` of the project (``-dirty`` when the tree has changes), or ``unknown``."""
     root = Path(__file__).resolve().parent.parent
     try:
         rev = subprocess.run(
@@ -258,7 +258,7 @@ def git_revision() -> str:
             ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
             capture_output=True, text=True, timeout=5, check=True,
         ).stdout.strip()  # fmt: skip
-        return rev + ("-dirty" if dirty else "")
+        return "g" + rev + ("-dirty" if dirty else "")  # "g" keeps it a string in CSV readers
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 

@@ -1,0 +1,387 @@
+"""Robustness study: how sensitive is SSVI to its hyperparameters, compared with dense VI?
+
+    python studies/robustness.py                      # the `local` preset on a local Ray instance
+    python studies/robustness.py --preset cifar10 --design grid --storage s3://bucket/studies
+    ray submit cluster/gpu.yaml studies/robustness.py -- --preset cifar10 --storage s3://...
+
+Every design runs SSVI and dense VI on the same configurations and seeds. The results table
+(docs/results-table.md) is written into STORAGE/NAME as trials end; `python -m analysis.report
+STORAGE/NAME --out report/` turns it into the sensitivity report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+# ---- knobs ----------------------------------------
+DEFAULT_PRESET = "local"
+DEFAULT_STORAGE = "results"  # local folder (made absolute) or a URI: s3://, gs://
+MAX_FAILURES = 2  # retries of a failed trial, each from its last checkpoint
+KEEP_CHECKPOINTS = 2  # per trial
+TUNE_SEED = 0  # TPE sampler seed
+ASHA_GRACE_FRACTION = 0.25  # ASHA's grace period, as a fraction of the epochs
+
+
+class StudyError(ValueError):
+    """A bad study option: reported before Ray starts."""
+
+
+# ---- 1. options ----------------------------------------
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    from studies.presets import DESIGNS, PRESETS
+
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--preset", default=DEFAULT_PRESET, help=f"one of {', '.join(PRESETS)}")
+    p.add_argument(
+        "--design", help=f"comma-separated subset of {','.join(DESIGNS)} (default: the preset's)"
+    )
+    p.add_argument(
+        "--storage",
+        default=DEFAULT_STORAGE,
+        help="study storage: local folder or s3:// / gs:// URI",
+    )
+    p.add_argument(
+        "--name", help="study name (default: <preset>-robustness); the study folder is STORAGE/NAME"
+    )
+    p.add_argument(
+        "--resume", action="store_true", help="continue an interrupted study of this name"
+    )
+    p.add_argument(
+        "--dry-run", action="store_true", help="print the trials and a cost estimate, then exit"
+    )
+    p.add_argument(
+        "--max-concurrent", type=int, default=0, help="trials at once (0: as resources allow)"
+    )
+    p.add_argument(
+        "--gpus-per-trial", type=float, default=0.0, help="GPUs per trial; fractions share a GPU"
+    )
+    p.add_argument(
+        "--cpus-per-trial", type=float, default=1.0, help="CPUs per trial (also torch threads)"
+    )
+    p.add_argument("--seeds", type=int, help="use the first N seeds of the preset")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override the base run config",
+    )
+    p.add_argument(
+        "--base", help="YAML run config to use as base configuration (e.g. studies/tuned/*.yaml)"
+    )
+    p.add_argument(
+        "--oat-all", action="store_true", help="oat also sweeps density, alpha, prior_std, lr"
+    )
+    p.add_argument("--tune-trials", type=int, help="Optuna configurations per method (tune design)")
+    p.add_argument("--asha", action="store_true", help="tune design: stop poor trials early (ASHA)")
+    p.add_argument(
+        "--export-dir", default="studies/tuned", help="where tune writes the best configs"
+    )
+    p.add_argument("--data-dir", help="dataset folder on every node (default: the run config's)")
+    p.add_argument(
+        "--optuna-storage",
+        default=os.environ.get("SSVI_OPTUNA_STORAGE"),
+        help="Optuna RDB storage URL (default: sqlite file optuna.db in the study folder, or in "
+        "./NAME-optuna/ when the storage is a URI)",
+    )
+    p.add_argument(
+        "--checkpoint-every", type=int, default=0, help="epochs between checkpoints (0: preset)"
+    )
+    p.add_argument(
+        "--ray-address",
+        default="auto",
+        help="auto (join a running cluster, else start one), local, or HOST:PORT",
+    )
+    return p.parse_args(argv)
+
+
+def plan(args: argparse.Namespace) -> dict[str, Any]:
+    """Validate every option and build every trial, before Ray starts."""
+    from ssvi.config import ConfigError, load_config, make_config, parse_overrides
+    from studies.designs import expand_designs
+    from studies.presets import DESIGNS, PRESETS
+    from studies.results import study_folder
+
+    if args.preset not in PRESETS:
+        raise StudyError(f"unknown preset {args.preset!r}; allowed: {', '.join(PRESETS)}")
+    preset = PRESETS[args.preset]
+    designs = [d.strip() for d in (args.design or ",".join(preset.designs)).split(",") if d.strip()]
+    bad = [d for d in designs if d not in DESIGNS]
+    if bad or not designs:
+        raise StudyError(
+            f"unknown design {', '.join(map(repr, bad)) or '(none)'}; allowed: {', '.join(DESIGNS)}"
+        )
+    for flag, value, ok in [
+        ("--max-concurrent", args.max_concurrent, args.max_concurrent >= 0),
+        ("--gpus-per-trial", args.gpus_per_trial, args.gpus_per_trial >= 0),
+        ("--cpus-per-trial", args.cpus_per_trial, args.cpus_per_trial > 0),
+        ("--seeds", args.seeds, args.seeds is None or 1 <= args.seeds <= len(preset.seeds)),
+        ("--tune-trials", args.tune_trials, args.tune_trials is None or args.tune_trials >= 1),
+        ("--checkpoint-every", args.checkpoint_every, args.checkpoint_every >= 0),
+    ]:
+        if not ok:
+            raise StudyError(f"{flag}: value {value!r} is out of range")
+    name = args.name or f"{preset.name}-robustness"
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        raise StudyError(f"--name {name!r}: use letters, digits, '-', '_' and '.' only")
+    storage = args.storage if "://" in args.storage else str(Path(args.storage).resolve())
+    try:
+        base = dict(preset.base)
+        if args.base:
+            tuned = load_config(args.base).to_dict()
+            base.update(
+                {k: tuned[k] for k in tuned if k not in ("seed", "density", "device", "data_dir")}
+            )
+        base.update(parse_overrides(args.set))
+        if args.data_dir:
+            base["data_dir"] = args.data_dir
+        if "://" not in str(base.get("data_dir", "data")):  # trials run in other folders
+            base["data_dir"] = str(Path(base.get("data_dir", "data")).resolve())
+        base["device"] = "cuda" if args.gpus_per_trial > 0 else "cpu"
+        base = make_config(base).to_dict()
+        base = {k: v for k, v in base.items() if k not in ("seed", "density")}
+    except ConfigError as err:
+        raise StudyError(str(err)) from None
+    if args.seeds:
+        from dataclasses import replace
+
+        preset = replace(preset, seeds=preset.seeds[: args.seeds])
+    trials = expand_designs(designs, preset, base, args.oat_all)
+    for trial in trials:  # every trial's run config must be valid before anything starts
+        make_config(trial["run"])
+    folder = study_folder(storage, name)
+    db_dir = Path(folder if "://" not in folder else f"{name}-optuna").resolve()
+    return {
+        "preset": preset, "designs": designs, "name": name, "storage": storage, "base": base,
+        "folder": folder, "trials": trials,
+        "optuna_storage": args.optuna_storage or f"sqlite:///{db_dir / 'optuna.db'}",
+        "tune_trials": args.tune_trials or preset.tune_trials,
+        "checkpoint_every": args.checkpoint_every or preset.checkpoint_every,
+    }  # fmt: skip
+
+
+# ---- 2. dry run ----------------------------------------
+def dry_run(p: dict[str, Any], args: argparse.Namespace) -> str:
+    """The designs, the number of trials and an estimate of training FLOPs and GPU-hours."""
+    from studies.estimate import estimate_trial
+
+    preset, trials = p["preset"], list(p["trials"])
+    if "tune" in p["designs"]:
+        trials += [{"design": "tune", "method": m, "run": {**p["base"], "density": d, "seed": 0}}
+                   for m, d in (("ssvi", preset.densities[0]), ("dense_vi", 1.0))
+                   for _ in range(p["tune_trials"] * len(preset.seeds))]  # fmt: skip
+    lines = [
+        f"study {p['name']} (preset {preset.name}) -> {p['folder']}",
+        f"designs: {', '.join(p['designs'])}",
+    ]
+    total_flops, total_images = 0.0, 0.0
+    counts: dict[tuple[str, str], int] = {}
+    for trial in trials:
+        counts[(trial["design"], trial["method"])] = (
+            counts.get((trial["design"], trial["method"]), 0) + 1
+        )
+        flops, images = estimate_trial(trial["run"])
+        total_flops += flops
+        total_images += images
+    for (design, method), n in sorted(counts.items()):
+        lines.append(f"  {design:<7} {method:<9} {n:>5} trials")
+    gpu_hours = total_images / preset.gpu_images_per_s / 3600
+    lines.append(f"trials: {len(trials)} ({len(preset.seeds)} seeds each configuration)")
+    lines.append(f"training FLOPs (SSVI density-scaled): {total_flops:.3e}")
+    lines.append(
+        f"estimated GPU-hours at {preset.gpu_images_per_s:,.0f} images/s per GPU: {gpu_hours:.2f}"
+    )
+    return "\n".join(lines)
+
+
+# ---- 3. Ray ----------------------------------------
+def connect_ray(address: str, cpus: int | None = None) -> None:
+    """Join a running cluster (as under `ray submit`) or start a local instance (the default)."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    if address not in ("auto", "local"):
+        ray.init(address=address)
+        return
+    if address == "auto":
+        try:
+            ray.init(address="auto")
+            return
+        except ConnectionError:
+            pass
+    ray.init(num_cpus=cpus, include_dashboard=False, _temp_dir=os.environ.get("SSVI_RAY_TMPDIR"))
+
+
+# ---- 4. run ----------------------------------------
+def run(p: dict[str, Any], args: argparse.Namespace) -> int:
+    import ray
+    from ray import tune
+
+    from ssvi.data import load_dataset
+    from studies.trainable import run_trial
+
+    connect_ray(args.ray_address)
+    base = p["base"]
+    data = load_dataset(base["dataset"], base["data_dir"], base["val_fraction"], seed=0)
+    trainable = tune.with_resources(
+        tune.with_parameters(run_trial, data=data),  # one copy in the object store
+        {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial},
+    )
+    common = {
+        "study": p["name"],
+        "folder": p["folder"],
+        "threads": max(1, int(args.cpus_per_trial)),
+        "checkpoint_every": p["checkpoint_every"],
+    }
+    experiments: list[tuple[str, dict[str, Any], Any, Any]] = []
+    if p["trials"]:
+        space = {**common, "trial": tune.grid_search(p["trials"])}
+        experiments.append((p["name"], space, None, None))
+    if "tune" in p["designs"]:
+        experiments += tune_experiments(p, args, common)
+    rows = 0
+    for exp_name, space, search_alg, scheduler in experiments:
+        rows += run_experiment(p, args, trainable, exp_name, space, search_alg, scheduler)
+    print(f"results table: {p['folder']}/results.csv ({rows} trials)")
+    if "tune" in p["designs"]:
+        export_tuned(p, args)
+    if ray.is_initialized() and args.ray_address == "local":
+        ray.shutdown()
+    return 0
+
+
+def tune_experiments(
+    p: dict[str, Any], args: argparse.Namespace, common: dict[str, Any]
+) -> list[tuple[str, dict[str, Any], Any, Any]]:
+    """One Optuna search per method, each its own Tune experiment beside the main one."""
+    from ray.tune.schedulers import ASHAScheduler
+
+    from studies.tuning import METRIC, MODE, make_searcher, tune_domains
+
+    preset = p["preset"]
+    out = []
+    url = p["optuna_storage"]
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    for method, density in (("ssvi", preset.densities[0]), ("dense_vi", 1.0)):
+        study_name = f"{p['name']}-tune-{method}"
+        searcher = make_searcher(url, study_name, TUNE_SEED, len(preset.seeds))
+        run = {**p["base"], "density": density, "seed": preset.seeds[0]}
+        trial = {"design": "tune", "method": method, "oat_param": "", "is_default": False,
+                 "seeds": list(preset.seeds), "run": run}  # fmt: skip
+        space = {**common, "trial": trial, "search": tune_domains(preset.random_space, method)}
+        epochs = p["base"]["epochs"]
+        scheduler = None
+        if args.asha:
+            grace = max(1, int(ASHA_GRACE_FRACTION * epochs))
+            scheduler = ASHAScheduler(
+                time_attr="training_iteration",
+                metric=METRIC,
+                mode=MODE,
+                max_t=epochs + 1,
+                grace_period=grace,
+            )
+        out.append(
+            (
+                f"{p['name']}-tune-{method}",
+                space,
+                (searcher, p["tune_trials"] * len(preset.seeds)),
+                scheduler,
+            )
+        )
+    return out
+
+
+def run_experiment(
+    p: dict[str, Any],
+    args: argparse.Namespace,
+    trainable: Any,
+    exp_name: str,
+    space: dict[str, Any],
+    search: Any,
+    scheduler: Any,
+) -> int:
+    from ray import tune
+
+    from studies.table import TableWriter
+
+    path = f"{p['storage']}/{exp_name}"
+    writer = TableWriter(p["folder"], p["name"])
+    run_config = tune.RunConfig(
+        name=exp_name, storage_path=p["storage"], callbacks=[writer],
+        failure_config=tune.FailureConfig(max_failures=MAX_FAILURES),
+        # num_to_keep=1 forces an experiment snapshot at every checkpoint: a bottleneck (RAY_NOTES)
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=KEEP_CHECKPOINTS),
+        verbose=1,
+    )  # fmt: skip
+    if args.resume and tune.Tuner.can_restore(path):
+        tuner = tune.Tuner.restore(
+            path, trainable=trainable, resume_errored=True, param_space=space
+        )
+    else:
+        search_alg, num_samples = search if search else (None, 1)
+        tune_config = tune.TuneConfig(
+            search_alg=search_alg, scheduler=scheduler, num_samples=num_samples,
+            max_concurrent_trials=args.max_concurrent or None, reuse_actors=True,
+            trial_dirname_creator=lambda t: f"{t.trial_id}",
+        )  # fmt: skip
+        tuner = tune.Tuner(
+            trainable, param_space=space, tune_config=tune_config, run_config=run_config
+        )
+    results = tuner.fit()
+    return writer.merge(results)
+
+
+def export_tuned(p: dict[str, Any], args: argparse.Namespace) -> None:
+    """Write the best configuration per method as run configs for `ssvi train --config` / --base."""
+    from studies.results import read_table
+    from studies.tuning import export_best
+
+    table = read_table(p["folder"])
+    if table is None:
+        return
+    base = {k: v for k, v in p["base"].items() if k != "device"}
+    for path in export_best(table, base, Path(args.export_dir)):
+        print(f"tuned configuration: {path}")
+
+
+# ---- 5. main ----------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        p = plan(args)
+        exists = _study_exists(p)
+        if exists and not args.resume and not args.dry_run:
+            raise StudyError(
+                f"study {p['folder']} exists: pass --resume to continue it, "
+                "or choose another --name"
+            )
+        if args.resume and not exists:
+            raise StudyError(f"--resume: no study at {p['folder']}")
+    except StudyError as err:
+        print(f"robustness: error: {err}", file=sys.stderr)
+        return 2
+    if args.dry_run:
+        print(dry_run(p, args))
+        return 0
+    return run(p, args)
+
+
+def _study_exists(p: dict[str, Any]) -> bool:
+    from ray import tune
+
+    return tune.Tuner.can_restore(f"{p['storage']}/{p['name']}") or any(
+        tune.Tuner.can_restore(f"{p['storage']}/{p['name']}-tune-{m}") for m in ("ssvi", "dense_vi")
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

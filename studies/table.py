@@ -1,0 +1,95 @@
+"""Tune trials as results-table rows, during the study (a Tune callback) and at its end."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ray import tune
+
+from ssvi.config import make_config
+from studies.designs import config_id
+from studies.results import COLUMNS, make_row, read_table, to_frame, write_table
+
+FINISHED = ("completed", "diverged")
+
+
+def trial_of(config: dict[str, Any]) -> dict[str, Any]:
+    """The trial description in a Tune config, with Optuna-sampled values merged into its run."""
+    trial = dict(config["trial"])
+    if config.get("search"):
+        run = {**trial["run"], **config["search"]}
+        if "__trial_index__" in config:  # Repeater: the k-th repeat of a configuration
+            run["seed"] = trial["seeds"][int(config["__trial_index__"]) % len(trial["seeds"])]
+        trial["run"] = run
+        trial["config_id"] = config_id(run)
+    return trial
+
+
+def row_from_result(
+    config: dict[str, Any], metrics: dict[str, Any] | None, error: bool, study: str, trial_id: str
+) -> dict[str, Any]:
+    """A row from a trial's last reported result: the trainable's own row when it finished,
+    ``stopped_early`` (ASHA) with the metrics it had, or ``error``."""
+    metrics = metrics or {}
+    trial = trial_of(config)
+    trial_id = trial.get("trial_key") or trial_id  # Tune overwrites a reported "trial_id"
+    if metrics.get("final") and not error:
+        return {**{c: metrics.get(c) for c in COLUMNS}, "trial_id": trial_id}
+    run = make_config(trial["run"]).to_dict()
+    status = "error" if error else "stopped_early"
+    epochs = int(metrics.get("epoch", 0) or 0)
+    return make_row(
+        trial, run, status, metrics, study=study, trial_id=trial_id, epochs_completed=epochs,
+        node=str(metrics.get("hostname", "")),
+    )  # fmt: skip
+
+
+class TableWriter(tune.Callback):
+    """Rewrites the results table (atomically) each time a trial ends, so nothing is lost."""
+
+    def __init__(self, folder: str, study: str) -> None:
+        self.folder, self.study = folder, study
+        self.rows: dict[str, dict[str, Any]] = {}
+        self._load()
+
+    def _load(self) -> None:
+        """Start from the table on disk: a resumed study keeps the trials that already ended."""
+        existing = read_table(self.folder)
+        self.rows = (
+            {} if existing is None else {r["trial_id"]: r for r in existing.to_dict("records")}
+        )
+
+    def setup(self, **info: Any) -> None:
+        # Tuner.restore() brings back the callbacks pickled when the study began, so the rows
+        # must be re-read when the (restored) experiment starts, not only in __init__.
+        self._load()
+
+    def _keep(self, row: dict[str, Any]) -> None:
+        """Record ``row`` unless it would replace a finished row by an unfinished one (a restored
+        experiment can report trials that ended before the interruption without their result)."""
+        old = self.rows.get(row["trial_id"])
+        if old is None or row["status"] in FINISHED or old["status"] not in FINISHED:
+            self.rows[row["trial_id"]] = row
+
+    def _record(self, trial: Any, error: bool) -> None:
+        self._keep(
+            row_from_result(trial.config, trial.last_result, error, self.study, trial.trial_id)
+        )
+        write_table(to_frame(list(self.rows.values())), self.folder)
+
+    def merge(self, results: tune.ResultGrid) -> int:
+        """Rebuild every row of ``results`` (authoritative at the end of an experiment), keep the
+        rows of other experiments of the study, and write the table; returns the trial count."""
+        for r in results:
+            tune_id = (r.metrics or {}).get("trial_id") or r.path.rstrip("/").split("/")[-1]
+            self._keep(
+                row_from_result(r.config, r.metrics, r.error is not None, self.study, tune_id)
+            )
+        write_table(to_frame(list(self.rows.values())), self.folder)
+        return len(results)
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._record(trial, error=False)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._record(trial, error=True)

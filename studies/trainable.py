@@ -1,0 +1,82 @@
+"""The Ray Tune trainable: one trial = one ``ssvi`` training run, driven through its callbacks."""
+
+from __future__ import annotations
+
+import socket
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from ray import tune
+
+from ssvi.config import git_revision, make_config
+from ssvi.data import DatasetSplits
+from ssvi.train import Trainer
+from studies.results import make_row, read_table
+from studies.table import trial_of
+
+CHECKPOINT = "checkpoint.pt"
+
+
+class ReportToTune:
+    """Per-epoch metrics to Tune, with the full training state every ``every`` epochs."""
+
+    def __init__(self, every: int) -> None:
+        self.every = max(1, every)
+
+    def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
+        report = {**metrics, "final": False, "status": "running"}
+        last = trainer.epoch == trainer.cfg.epochs
+        if trainer.epoch % self.every and not last:
+            tune.report(report)
+            return
+        with tempfile.TemporaryDirectory() as folder:
+            trainer.save_checkpoint(Path(folder) / CHECKPOINT)
+            tune.report(report, checkpoint=tune.Checkpoint.from_directory(folder))
+
+
+def run_trial(config: dict[str, Any], data: DatasetSplits | None = None) -> None:
+    """Train ``config["trial"]`` (a trial from studies.designs), resuming from Tune's checkpoint."""
+    trial = trial_of(config)
+    finished = recorded_row(config.get("folder"), trial.get("trial_key"))
+    if finished is not None:
+        # Tune restores from its last experiment snapshot, which may predate this trial's end:
+        # a trial whose row is already in the results table is reported again, not re-run.
+        tune.report({**finished, "final": True, "resumed_from_epoch": -1})
+        return
+    torch.set_num_threads(max(1, int(config.get("threads", 1))))
+    callbacks = [ReportToTune(int(config.get("checkpoint_every", 1)))]
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:  # a retry after a failure, or a resumed study
+        with checkpoint.as_directory() as folder:
+            trainer = Trainer.from_checkpoint(Path(folder) / CHECKPOINT, data, callbacks)
+    else:
+        trainer = Trainer(make_config(trial["run"]), data, callbacks)
+    resumed_from_epoch = trainer.epoch
+    result = trainer.fit()
+    context = tune.get_context()
+    row = make_row(
+        trial, trainer.cfg.to_dict(), result.status, result.metrics,
+        study=config.get("study", ""), trial_id=trial.get("trial_key") or context.get_trial_id(),
+        epochs_completed=result.epochs_completed, node=node_name(), git_rev=git_revision(),
+    )  # fmt: skip
+    tune.report({**row, "final": True, "resumed_from_epoch": resumed_from_epoch})
+
+
+def recorded_row(folder: str | None, trial_key: str | None) -> dict[str, Any] | None:
+    """The finished row of ``trial_key`` in the study's results table, if there is one."""
+    if not folder or not trial_key:
+        return None
+    table = read_table(folder)
+    if table is None:
+        return None
+    rows = table[(table["trial_id"] == trial_key) & table["status"].isin(["completed", "diverged"])]
+    return None if rows.empty else rows.iloc[0].to_dict()
+
+
+def node_name() -> str:
+    """Host name and Ray node id: several Ray nodes can share one host."""
+    import ray
+
+    return f"{socket.gethostname()}/{ray.get_runtime_context().get_node_id()[:8]}"

@@ -1,0 +1,69 @@
+"""The ``tune`` design: Optuna TPE (seeded) through Ray Tune's OptunaSearch, one search per method,
+the Optuna study persisted in an RDB storage; and the export of the best configuration as a run
+config that ``ssvi train --config`` runs and ``--base`` feeds to the other designs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pandas as pd
+import yaml
+from ray import tune
+from ray.tune.search import Repeater
+from ray.tune.search.optuna import OptunaSearch
+
+from ssvi.config import make_config
+from ssvi.io import atomic_write_text
+
+METRIC, MODE = "val_accuracy", "max"  # selection never looks at the test set
+
+
+def tune_domains(space: dict[str, tuple[Any, ...]], method: str) -> dict[str, Any]:
+    """Ray Tune domains for the preset's search space (dense VI skips the SSVI-only knobs)."""
+    from studies.presets import SSVI_ONLY
+
+    out: dict[str, Any] = {}
+    for name, (kind, *args) in space.items():
+        if method == "dense_vi" and name in SSVI_ONLY:
+            continue
+        if kind == "log":
+            out[name] = tune.loguniform(args[0], args[1])
+        elif kind == "uniform":
+            out[name] = tune.uniform(args[0], args[1])
+        else:
+            out[name] = tune.choice(list(args))
+    return out
+
+
+def make_searcher(storage_url: str, study_name: str, seed: int, repeats: int) -> Any:
+    """A seeded TPE OptunaSearch persisted in ``storage_url``; each configuration repeated for
+    ``repeats`` seeds (Repeater averages them before Optuna sees the value)."""
+    searcher = OptunaSearch(
+        metric=METRIC, mode=MODE, sampler=optuna.samplers.TPESampler(seed=seed),
+        storage=optuna.storages.RDBStorage(storage_url), study_name=study_name,
+    )  # fmt: skip
+    return Repeater(searcher, repeat=repeats, set_index=True) if repeats > 1 else searcher
+
+
+def export_best(table: pd.DataFrame, base: dict[str, Any], out_dir: Path) -> list[Path]:
+    """Write the best configuration per method (mean validation accuracy over seeds of completed
+    trials) as ``<dataset>-<method>.yaml`` run configs; returns the files written."""
+    from studies.presets import HYPERPARAMETERS
+
+    done = table[(table["design"] == "tune") & (table["status"] == "completed")]
+    written = []
+    for method, group in done.groupby("method"):
+        means = group.groupby("config_id")[METRIC].mean()
+        best = group[group["config_id"] == means.idxmax()].iloc[0]
+        values = {**base, **{k: best[k] for k in HYPERPARAMETERS}, "seed": 0}
+        values = {k: (v.item() if hasattr(v, "item") else v) for k, v in values.items()}
+        cfg = make_config(values)
+        path = out_dir / f"{cfg.dataset}-{method}.yaml"
+        header = {
+            "_tuned": f"best of {means.size} configurations by mean {METRIC} = {means.max():.4f}",
+        }
+        atomic_write_text(path, yaml.safe_dump({**header, **cfg.to_dict()}, sort_keys=False))
+        written.append(path)
+    return written

@@ -1,0 +1,60 @@
+"""Run a study on a two-node Ray cluster on this machine and remove the worker node mid-study.
+
+Used by test_multinode.py in a subprocess (a Cluster needs a process without another Ray).
+Prints one JSON line with what the test checks.
+"""
+
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import ray
+from ray import tune
+from ray.cluster_utils import Cluster
+
+from studies.robustness import main
+
+storage = Path(sys.argv[1])
+cluster = Cluster(initialize_head=True, connect=True, head_node_args={"num_cpus": 1})
+worker = cluster.add_node(num_cpus=1)
+cluster.wait_for_nodes()
+table = storage / "multi" / "results.parquet"
+removed = threading.Event()
+
+
+def remove_worker_mid_study() -> None:
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if table.exists() and len(pd.read_parquet(table)) >= 2:
+            time.sleep(2.0)  # the next trials are now half-way through
+            cluster.remove_node(worker)
+            removed.set()
+            return
+        time.sleep(0.2)
+
+
+threading.Thread(target=remove_worker_mid_study, daemon=True).start()
+argv = ["--design", "grid", "--seeds", "1", "--set", "model=cnn", "--set", "epochs=8",
+        "--set", "eval_samples=1", "--checkpoint-every", "1", "--storage", str(storage),
+        "--name", "multi", "--ray-address", cluster.address]  # fmt: skip
+rc = main(argv)
+final = pd.read_parquet(table)
+last = tune.ExperimentAnalysis(str(storage / "multi")).dataframe()
+print(
+    json.dumps(
+        {
+            "rc": rc,
+            "removed": removed.is_set(),
+            "rows": len(final),
+            "statuses": sorted(set(final["status"])),
+            "nodes": sorted(set(final["node"])),
+            "epochs": sorted(set(final["epochs_completed"].tolist())),
+            "resumed": int((last["resumed_from_epoch"] > 0).sum()),
+        }
+    )
+)
+ray.shutdown()  # disconnect the driver before the cluster goes
+cluster.shutdown()

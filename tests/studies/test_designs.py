@@ -1,0 +1,124 @@
+"""Designs expand to real configuration x seed x method sets; options fail before Ray starts."""
+
+import collections
+
+import pytest
+
+from ssvi.config import make_config
+from studies.designs import config_id, expand_designs, sample_space
+from studies.presets import LOCAL, PRESETS, SSVI_ONLY
+from studies.robustness import main, parse_args, plan
+
+BASE = {k: v for k, v in make_config(LOCAL.base).to_dict().items() if k not in ("seed", "density")}
+
+
+def _configs(trials):
+    by = collections.defaultdict(set)
+    for t in trials:
+        by[(t["config_id"], t["method"], t["run"]["density"])].add(t["run"]["seed"])
+    return by
+
+
+@pytest.mark.parametrize("design", ["grid", "oat", "random"])
+def test_every_configuration_runs_every_seed_for_both_methods(design: str) -> None:
+    trials = expand_designs([design], LOCAL, BASE)
+    by = _configs(trials)
+    assert all(seeds == set(LOCAL.seeds) for seeds in by.values())
+    # paired: every dense VI configuration has its SSVI twin with the same config_id
+    dense = {cid for cid, m, _ in by if m == "dense_vi"}
+    ssvi = {cid for cid, m, _ in by if m == "ssvi"}
+    assert dense and dense <= ssvi
+    if design != "oat":
+        assert dense == ssvi
+    keys = [t["trial_key"] for t in trials]
+    assert len(keys) == len(set(keys))
+    for t in trials:  # every trial's run config is valid
+        make_config(t["run"])
+
+
+def test_grid_is_full_factorial() -> None:
+    trials = expand_designs(["grid"], LOCAL, BASE)
+    points = {(t["run"]["kl_weight"], t["run"]["init_sigma"]) for t in trials}
+    assert len(points) == 9 and len(trials) == 9 * 2 * 3
+    defaults = {(t["run"]["kl_weight"], t["run"]["init_sigma"]) for t in trials if t["is_default"]}
+    assert defaults == {(0.1, 1e-3)}
+
+
+def test_random_configurations_repeat_exactly_across_seeds() -> None:
+    # the surprise of RAY_NOTES: Tune's grid x num_samples resamples random values per grid point
+    trials = expand_designs(["random"], LOCAL, BASE)
+    by_config = collections.defaultdict(list)
+    for t in trials:
+        by_config[t["config_id"]].append(
+            {k: v for k, v in t["run"].items() if k not in ("seed", "density")}
+        )
+    assert len(by_config) == LOCAL.random_samples
+    for runs in by_config.values():
+        assert len(runs) == 2 * len(LOCAL.seeds)
+        assert all(r == runs[0] for r in runs)
+    assert sample_space(LOCAL.random_space, 5, 0) == sample_space(LOCAL.random_space, 5, 0)
+
+
+def test_oat_sweeps_one_parameter_at_a_time() -> None:
+    trials = expand_designs(["oat"], LOCAL, BASE, oat_all=True)
+    base_runs = [t for t in trials if t["oat_param"] == "base"]
+    assert {t["method"] for t in base_runs} == {"ssvi", "dense_vi"}
+    for t in trials:
+        if t["oat_param"] in ("base", "density"):
+            continue
+        diff = {k for k in BASE if t["run"][k] != BASE[k]}
+        assert diff == {t["oat_param"]}
+        if t["oat_param"] in SSVI_ONLY:
+            assert t["method"] == "ssvi"
+    densities = {t["run"]["density"] for t in trials if t["oat_param"] == "density"}
+    assert densities == {0.05, 0.2, 0.5}
+
+
+def test_config_id_ignores_seed_and_density_only() -> None:
+    run = dict(BASE, density=0.1, seed=0)
+    assert config_id(run) == config_id(dict(run, seed=3, density=1.0))
+    assert config_id(run) != config_id(dict(run, kl_weight=0.5))
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--preset", "mnist"], "unknown preset 'mnist'; allowed: local, cifar10, cifar100"),
+        (["--design", "grid,sweep"], "unknown design 'sweep'; allowed: grid, oat, random, tune"),
+        (["--set", "kl_wieght=1"], "unknown config field(s) 'kl_wieght'"),
+        (["--set", "lr=fast"], "config field 'lr': value 'fast' is not allowed; expected float"),
+        (["--set", "removal=abs"], "config field 'removal': value 'abs' is not allowed"),
+        (["--seeds", "9"], "--seeds: value 9 is out of range"),
+        (["--gpus-per-trial", "-1"], "--gpus-per-trial: value -1.0 is out of range"),
+        (["--name", "a b"], "--name 'a b'"),
+        (["--resume", "--name", "never-ran"], "--resume: no study at"),
+    ],
+)
+def test_bad_options_fail_before_ray_starts(argv, message, capsys, tmp_path) -> None:
+    import ray
+
+    assert main([*argv, "--storage", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not ray.is_initialized()
+
+
+def test_malformed_numbers_rejected_by_argparse(capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--max-concurrent", "two"])
+    assert exc.value.code == 2
+    assert "invalid int value: 'two'" in capsys.readouterr().err
+
+
+def test_dry_run_counts_and_estimates(capsys, tmp_path) -> None:
+    assert (
+        main(["--dry-run", "--preset", "cifar10", "--design", "grid", "--storage", str(tmp_path)])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "grid    ssvi         36 trials" in out and "grid    dense_vi     36 trials" in out
+    assert "training FLOPs" in out and "GPU-hours" in out
+    p = plan(parse_args(["--preset", "cifar10", "--design", "grid", "--storage", str(tmp_path)]))
+    assert len(p["trials"]) == 72
+    assert all(t["run"]["epochs"] == 200 for t in p["trials"])
+    assert set(PRESETS) == {"local", "cifar10", "cifar100"}

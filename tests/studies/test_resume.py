@@ -1,0 +1,68 @@
+"""Kill the study's driver mid-study, then --resume: every trial present exactly once."""
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.studies.conftest import study_env
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "studies" / "robustness.py"), *args],
+        cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: the driver and the Ray it started
+    )  # fmt: skip
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_killed_driver_resumes_without_losing_or_repeating_trials(tmp_path) -> None:
+    env = study_env(tmp_path)
+    args = ["--design", "grid", "--seeds", "2", "--set", "epochs=4", "--set", "eval_samples=1",
+            "--storage", str(tmp_path), "--name", "killed", "--ray-address", "local"]  # fmt: skip
+    table = tmp_path / "killed" / "results.parquet"
+    log = tmp_path / "study.log"
+    proc = _start(args, env, log)
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline:  # wait until a few trials have ended
+            if table.exists() and len(pd.read_parquet(table)) >= 4:
+                break
+            assert proc.poll() is None, log.read_text()[-3000:]
+            time.sleep(0.5)
+        else:
+            pytest.fail("no trial finished in time:\n" + log.read_text()[-3000:])
+    finally:
+        _kill_group(proc)
+    done_before = pd.read_parquet(table)
+    assert 4 <= len(done_before) < 36
+
+    proc = _start([*args, "--resume"], env, log)
+    try:
+        assert proc.wait(timeout=400) == 0, log.read_text()[-3000:]
+    finally:
+        _kill_group(proc)
+    final = pd.read_parquet(table)
+    assert len(final) == 9 * 2 * 2
+    assert final["trial_id"].is_unique
+    assert set(final["status"]) == {"completed"}
+    assert (final.groupby(["config_id", "method"]).size() == 2).all()
+    # trials that had finished before the kill were not re-run
+    before = done_before.set_index("trial_id")["wall_time_s"]
+    after = final.set_index("trial_id").loc[before.index, "wall_time_s"]
+    assert (after == before).all(), pd.concat([before, after], axis=1)
