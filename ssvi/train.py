@@ -21,8 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ssvi.batches import BatchIterator
 from ssvi.config import RunConfig, make_config
-from ssvi.data import BatchIterator, DatasetSplits, load_dataset
+from ssvi.data import DatasetSplits, load_dataset
 from ssvi.evaluate import split_metrics
 from ssvi.flops import FlopProfile, profile_flops
 from ssvi.io import atomic_write

@@ -4,14 +4,14 @@ Parquet into the study folder, on local disk or any URI pyarrow's filesystems un
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow.fs as pafs
+import yaml
 
+from ssvi.io import atomic_write
 from studies.presets import HYPERPARAMETERS
 
 COLUMNS = (
@@ -76,12 +76,8 @@ def study_folder(storage: str, name: str) -> str:
     return f"{storage.rstrip('/')}/{name}"
 
 
-def write_table(df: pd.DataFrame, folder: str) -> None:
-    """Write ``results.csv`` and ``results.parquet`` into ``folder`` atomically."""
-    outputs = {"results.csv": df.to_csv(index=False).encode()}
-    buf = io.BytesIO()
-    df.to_parquet(buf, index=False)
-    outputs["results.parquet"] = buf.getvalue()
+def write_files(folder: str, outputs: dict[str, bytes]) -> None:
+    """Write each ``name: data`` into ``folder`` (a local path or a URI), each file atomically."""
     if _is_uri(folder):
         fs, root = pafs.FileSystem.from_uri(folder)
         for name, data in outputs.items():  # an object store PUT is atomic
@@ -89,14 +85,28 @@ def write_table(df: pd.DataFrame, folder: str) -> None:
                 f.write(data)
         return
     local = Path(folder.removeprefix("file://"))
-    local.mkdir(parents=True, exist_ok=True)
     for name, data in outputs.items():
-        fd, tmp = tempfile.mkstemp(dir=local, prefix=f".{name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, local / name)
+        atomic_write(local / name, lambda f, data=data: f.write(data))
+
+
+def write_table(df: pd.DataFrame, folder: str) -> None:
+    """Write ``results.csv`` and ``results.parquet`` into ``folder`` atomically."""
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    write_files(
+        folder, {"results.csv": df.to_csv(index=False).encode(), "results.parquet": buf.getvalue()}
+    )
+
+
+def write_run_configs(folder: str, configs: dict[str, dict[str, Any]]) -> None:
+    """Save each trial's resolved run config as ``configs/<trial_id>.yaml`` for ssvi train."""
+    write_files(
+        folder,
+        {
+            f"configs/{tid}.yaml": yaml.safe_dump(cfg, sort_keys=False).encode()
+            for tid, cfg in configs.items()
+        },
+    )
 
 
 def read_table(folder: str) -> pd.DataFrame | None:

@@ -13,7 +13,7 @@ from ray import tune
 from ssvi.config import git_revision, make_config
 from ssvi.data import DatasetSplits
 from ssvi.train import Trainer
-from studies.results import make_row, read_table
+from studies.results import make_row, read_table, write_run_configs
 from studies.table import trial_of
 
 CHECKPOINT = "checkpoint.pt"
@@ -53,12 +53,14 @@ def run_trial(config: dict[str, Any], data: DatasetSplits | None = None) -> None
             trainer = Trainer.from_checkpoint(Path(folder) / CHECKPOINT, data, callbacks)
     else:
         trainer = Trainer(make_config(trial["run"]), data, callbacks)
+    trial_id = trial.get("trial_key") or tune.get_context().get_trial_id()
+    if config.get("folder"):  # every row of the table can be re-run with `ssvi train --config`
+        write_run_configs(config["folder"], {trial_id: trainer.cfg.to_dict()})
     resumed_from_epoch = trainer.epoch
     result = trainer.fit()
-    context = tune.get_context()
     row = make_row(
         trial, trainer.cfg.to_dict(), result.status, result.metrics,
-        study=config.get("study", ""), trial_id=trial.get("trial_key") or context.get_trial_id(),
+        study=config.get("study", ""), trial_id=trial_id,
         epochs_completed=result.epochs_completed, node=node_name(), git_rev=git_revision(),
     )  # fmt: skip
     tune.report({**row, "final": True, "resumed_from_epoch": resumed_from_epoch})

@@ -16,15 +16,8 @@ import torch
 from sklearn.datasets import load_digits
 from torchvision.datasets import CIFAR10, CIFAR100, SVHN
 
-from ssvi.data import (
-    DATASETS,
-    BatchIterator,
-    DatasetUnavailableError,
-    crop_and_flip,
-    epoch_seed,
-    iterate_batches,
-    load_dataset,
-)
+from ssvi.batches import BatchIterator, crop_and_flip, epoch_seed, iterate_batches
+from ssvi.data import DATASETS, DatasetUnavailableError, load_dataset
 
 
 def _raw_rows(x: torch.Tensor, pool_x: torch.Tensor) -> list[tuple[int, ...]]:

@@ -111,3 +111,15 @@ def test_profile_flops_leaves_model_and_rng_untouched(digits) -> None:
     profile_flops(trainer.model, digits.train_x[:4])
     assert torch.equal(state, torch.get_rng_state())
     assert all(torch.equal(before[k], v) for k, v in trainer.model.state_dict().items())
+
+
+def test_bf16_autocast_same_code_path_and_accuracy(digits) -> None:
+    # bf16 autocast (on CPU here; the same code path runs on CUDA) must not change what is learned
+    def run(precision: str) -> float:
+        cfg = make_config({"epochs": 5, "eval_samples": 2, "precision": precision})
+        result = Trainer(cfg, digits).fit()
+        assert result.status == COMPLETED
+        return result.metrics["test_accuracy"]
+
+    fp32, bf16 = run("fp32"), run("bf16")
+    assert bf16 >= 0.9 and abs(bf16 - fp32) <= 0.02

@@ -94,13 +94,16 @@ def test_config_id_ignores_seed_and_density_only() -> None:
         (["--resume", "--name", "never-ran"], "--resume: no study at"),
     ],
 )
-def test_bad_options_fail_before_ray_starts(argv, message, capsys, tmp_path) -> None:
-    import ray
+def test_bad_options_fail_before_ray_starts(argv, message, capsys, tmp_path, monkeypatch) -> None:
+    import studies.robustness
 
+    def no_ray(*args, **kwargs):
+        raise AssertionError("Ray must not start for bad options")
+
+    monkeypatch.setattr(studies.robustness, "connect_ray", no_ray)
     assert main([*argv, "--storage", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
-    assert not ray.is_initialized()
 
 
 def test_malformed_numbers_rejected_by_argparse(capsys) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from ssvi.config import load_config
 from studies.results import COLUMNS
 from studies.robustness import main
 
@@ -36,9 +37,14 @@ def test_local_preset_end_to_end_reduced(ray_local, tmp_path) -> None:
     dense = parquet[parquet["method"] == "dense_vi"]
     assert ssvi["train_flops"].mean() < 0.5 * dense["train_flops"].mean()
     assert parquet["git_rev"].astype(str).str.startswith("g").all()
-    # every row's configuration re-runs with ssvi train: the saved YAML of a trial is a run config
-    # (a dry run of the same study shows it is not re-run)
-    assert main(argv) == 2  # exists: needs --resume
+    # every row's configuration is saved as a run config that `ssvi train --config` accepts
+    for row in parquet.head(5).to_dict("records"):
+        cfg = load_config(folder / "configs" / f"{row['trial_id']}.yaml")
+        assert (cfg.density, cfg.seed, cfg.kl_weight, cfg.removal) == (
+            row["density"], row["seed"], row["kl_weight"], row["removal"],
+        )  # fmt: skip
+    assert len(list((folder / "configs").glob("*.yaml"))) == len(parquet)
+    assert main(argv) == 2  # the study exists: it is never overwritten without --resume
 
 
 def test_tune_design_sqlite_export_and_train(ray_local, tmp_path) -> None:
