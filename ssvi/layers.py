@@ -109,7 +109,20 @@ class BayesLayer(nn.Module):
             self.weight_mu.mul_(self.mask)
 
     def _masked(self, t: Tensor) -> Tensor:
-        return t if self.mask is None else t * self.mask
+        if self.mask is None:
+            return t
+        # A float copy of the mask, refreshed when the mask tensor changes: multiplying by the bool
+        # mask would convert it on every forward pass (measurable on small models).
+        cached = getattr(self, "_mask_cache", None)  # (source mask, its version, float copy)
+        if (
+            cached is None
+            or cached[0] is not self.mask
+            or cached[1] != self.mask._version
+            or cached[2].dtype != t.dtype
+        ):
+            cached = (self.mask, self.mask._version, self.mask.to(t.dtype))
+            self._mask_cache = cached
+        return t * cached[2]
 
     def _mean_weight(self) -> Tensor:
         mu = self._masked(self.weight_mu)

@@ -136,9 +136,9 @@ class SparseSubspace:
             return
         mu, rho = layer.weight_mu.view(-1), layer.weight_rho.view(-1)
         sigma = layer.sigma.view(-1)
-        keep = removal_score(self.removal, mu, sigma, self.lam).float()
-        keep = keep.masked_fill(~mask, math.inf)
-        drop_idx = torch.topk(keep, k, largest=False).indices
+        active = mask.nonzero().squeeze(1)  # score only the active weights (density x the work)
+        keep = removal_score(self.removal, mu[active], sigma[active], self.lam).float()
+        drop_idx = active[torch.topk(keep, k, largest=False).indices]
         grad = None
         if layer.dense_grad is not None:
             grad = layer.dense_grad.view(-1) / max(layer.dense_grad_count, 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ class ReportToTune:
 
 def run_trial(config: dict[str, Any], data: DatasetSplits | None = None) -> None:
     """Train ``config["trial"]`` (a trial from studies.designs), resuming from Tune's checkpoint."""
+    started = time.perf_counter()
     trial = trial_of(config)
     finished = recorded_row(config.get("folder"), trial.get("trial_key"))
     if finished is not None:
@@ -63,7 +65,10 @@ def run_trial(config: dict[str, Any], data: DatasetSplits | None = None) -> None
         study=config.get("study", ""), trial_id=trial_id,
         epochs_completed=result.epochs_completed, node=node_name(), git_rev=git_revision(),
     )  # fmt: skip
-    tune.report({**row, "final": True, "resumed_from_epoch": resumed_from_epoch})
+    seconds = time.perf_counter() - started  # the whole trial inside the trainable
+    tune.report(
+        {**row, "final": True, "resumed_from_epoch": resumed_from_epoch, "trial_seconds": seconds}
+    )
 
 
 def recorded_row(folder: str | None, trial_key: str | None) -> dict[str, Any] | None:

@@ -1,0 +1,140 @@
+"""Training throughput through the project's own trainer: deterministic vs dense VI vs SSVI.
+
+    python benchmarks/throughput.py                                   # CPU, digits-sized CNN
+    python benchmarks/throughput.py --model resnet18 --shape 3,32,32 --batch-size 128 --device cuda
+    python benchmarks/throughput.py --device cuda --precision bf16 --channels-last --batch-size 512
+
+Deterministic: the same architecture trained by a plain loop (SGD, cross-entropy). Dense VI and
+SSVI: ``Trainer.train_epoch`` (LRT forward, KL, optimizer, and for SSVI masks, removal scoring and
+drop/grow updates every ``--update-interval`` steps). All three iterate the same GPU/CPU-resident
+synthetic data. Also prints the compact export size of each Bayesian model. One run measures all
+three, so the ratios are comparable even on a noisy machine. The last line is a summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+
+from ssvi.batches import BatchIterator
+from ssvi.config import make_config
+from ssvi.data import load_dataset
+from ssvi.export import export_bytes
+from ssvi.models import create_model
+from ssvi.train import Trainer, resolve_device
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def deterministic(args: argparse.Namespace, data, device: torch.device) -> float:
+    model = create_model(args.model, data.input_shape, data.num_classes).to(device)
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    batches = BatchIterator(data.train_x, data.train_y, args.batch_size, seed=0)
+    enabled = args.precision == "bf16"
+
+    def epoch(e: int) -> None:
+        for x, y in batches.epoch(e):
+            if args.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled):
+                loss = F.cross_entropy(model(x).float(), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+    epoch(0)  # warm-up
+    _sync(device)
+    start = time.perf_counter()
+    for e in range(1, args.epochs + 1):
+        epoch(e)
+    _sync(device)
+    return args.epochs * len(data.train_y) / (time.perf_counter() - start)
+
+
+def bayesian_pair(args: argparse.Namespace, data, density: float) -> tuple[float, float, int, int]:
+    """images/s of dense VI and SSVI, timed in alternating epochs (median of ``args.epochs``), so
+    that machine noise hits both alike; and their compact export sizes."""
+
+    def build(d: float) -> Trainer:
+        cfg = make_config({
+            "dataset": "synthetic", "model": args.model, "density": d, "batch_size": args.batch_size,
+            "epochs": 2 * args.epochs + 2, "update_interval": args.update_interval,
+            "device": args.device, "precision": args.precision, "channels_last": args.channels_last,
+            "lr": 0.01,
+        })  # fmt: skip
+        trainer = Trainer(cfg, data)
+        trainer.train_epoch()  # warm-up
+        trainer.epoch += 1
+        return trainer
+
+    trainers = {"dense": build(1.0), "ssvi": build(density)}
+    times: dict[str, list[float]] = {"dense": [], "ssvi": []}
+    for _ in range(args.epochs):
+        for key, trainer in trainers.items():
+            _sync(trainer.device)
+            start = time.perf_counter()
+            trainer.train_epoch()
+            _sync(trainer.device)
+            times[key].append(time.perf_counter() - start)
+            trainer.epoch += 1
+    n = len(data.train_y)
+    rate = {k: n / statistics.median(v) for k, v in times.items()}
+    sizes = {k: len(export_bytes(t)) for k, t in trainers.items()}
+    return rate["dense"], rate["ssvi"], sizes["dense"], sizes["ssvi"]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--model", default="cnn")
+    p.add_argument("--shape", default="1,8,8", help="C,H,W of the synthetic images")
+    p.add_argument("--n-train", type=int, default=4096)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument(
+        "--epochs", type=int, default=5, help="timed epochs per run (after a warm-up epoch)"
+    )
+    p.add_argument("--density", type=float, default=0.1)
+    p.add_argument("--update-interval", type=int, default=25)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    shape = tuple(int(v) for v in args.shape.split(","))
+    data = load_dataset(
+        "synthetic", shape=shape, n_train=args.n_train, n_test=256, val_fraction=0.0
+    ).to(device)
+    det = deterministic(args, data, device)
+    dense, ssvi, dense_bytes, ssvi_bytes = bayesian_pair(args, data, args.density)
+    name = (
+        torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else f"CPU ({torch.get_num_threads()} threads)"
+    )
+    print(f"device: {name}; model {args.model}, input {shape}, batch {args.batch_size}, {args.precision}"
+          f"{', channels_last' if args.channels_last else ''}, torch {torch.__version__}")  # fmt: skip
+    print(f"{'run':<22}{'images/s':>12}{'vs deterministic':>18}{'export bytes':>14}")
+    print(f"{'deterministic':<22}{det:>12,.0f}{1.0:>18.2f}{'-':>14}")
+    print(f"{'dense VI':<22}{dense:>12,.0f}{dense / det:>18.2f}{dense_bytes:>14,}")
+    print(f"{f'SSVI density {args.density}':<22}{ssvi:>12,.0f}{ssvi / det:>18.2f}{ssvi_bytes:>14,}")
+    overhead = dense / ssvi - 1.0
+    print(f"summary: deterministic {det:,.0f}, dense VI {dense:,.0f}, SSVI {ssvi:,.0f} images/s; "
+          f"SSVI step-time overhead over dense VI {overhead:+.1%}; "
+          f"SSVI/dense VI file size {ssvi_bytes / dense_bytes:.3f} (density {args.density})")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
