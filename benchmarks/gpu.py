@@ -4,7 +4,7 @@ and the time of one subspace update over all ResNet-18 weights. Prints a table; 
 benchmarks/RESULTS.md with the GPU model and the date.
 
     python benchmarks/gpu.py                 # needs CUDA
-    python benchmarks/gpu.py --quick         # fewer steps (smoke test of the script)
+    python benchmarks/gpu.py --quick --device cpu   # smoke test of the script
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import time
 from types import SimpleNamespace
 
 import torch
-from throughput import bayesian_pair, deterministic
+from throughput import _sync, bayesian_pair, deterministic
 
 from ssvi.config import make_config
 from ssvi.data import load_dataset
@@ -34,13 +34,13 @@ def update_time(device: str) -> float:
     cfg = make_config({"dataset": "synthetic", "model": "resnet18", "device": device, "epochs": 1})
     trainer = Trainer(cfg, data)
     trainer.train_epoch()
-    torch.cuda.synchronize()
+    _sync(trainer.device)
     start = time.perf_counter()
     for _ in range(5):
         for layer in trainer.subspace.layers:  # as captured on the update step's minibatch
             layer.dense_grad, layer.dense_grad_count = torch.randn_like(layer.weight_mu), 1
         trainer.subspace.update(0.3, trainer.optimizer)
-    torch.cuda.synchronize()
+    _sync(trainer.device)
     return (time.perf_counter() - start) / 5
 
 
@@ -53,7 +53,7 @@ def main() -> None:
     args = p.parse_args()
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit("benchmarks/gpu.py needs a CUDA device")
-    n_train = 2048 if args.quick else 16384
+    n_train = 256 if args.quick else 16384
     data = load_dataset(
         "synthetic", shape=(3, 32, 32), n_train=n_train, n_test=64, val_fraction=0.0
     )
