@@ -210,14 +210,17 @@ def connect_ray(address: str, cpus: int | None = None) -> None:
         return
     if address not in ("auto", "local"):
         ray.init(address=address)
+        print(f"ray: joined the cluster at {address}")
         return
     if address == "auto":
         try:
             ray.init(address="auto")
+            print("ray: joined the running cluster")
             return
         except ConnectionError:
             pass
     ray.init(num_cpus=cpus, include_dashboard=False, _temp_dir=os.environ.get("SSVI_RAY_TMPDIR"))
+    print("ray: started a local Ray instance (no running cluster found)")
 
 
 # ---- 4. run ----------------------------------------
