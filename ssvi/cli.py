@@ -122,6 +122,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"resuming from {ckpt} at epoch {trainer.epoch}", file=sys.stderr)
     else:
         trainer = Trainer(cfg, callbacks=callbacks)
+    cfg = trainer.cfg  # a resumed run continues with its checkpoint's config
     cfg.save(out / "config.yaml", {"_method": cfg.method})
     if not args.quiet:
         trainer.callbacks.insert(0, ProgressBar(cfg.epochs, trainer.epoch))

@@ -110,9 +110,9 @@ def test_cli_resume_continues(tmp_path) -> None:
         )
         == 0
     )
-    assert (
-        json.loads((out / "metrics.json").read_text())["epochs_completed"] == 1
-    )  # config of the checkpoint
+    # the resumed run keeps its checkpoint's config, and config.yaml says so
+    assert json.loads((out / "metrics.json").read_text())["epochs_completed"] == 1
+    assert yaml.safe_load((out / "config.yaml").read_text())["epochs"] == 1
 
 
 @pytest.mark.parametrize(
