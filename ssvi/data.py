@@ -115,6 +115,11 @@ class _Raw(NamedTuple):
     augment: bool
 
 
+# The validation split does not depend on the run seed: every run of a study (and a re-run of any
+# of its trials with `ssvi train`) trains and validates on the same examples.
+SPLIT_SEED = 0
+
+
 def load_dataset(
     name: str,
     data_dir: str | Path = "data",

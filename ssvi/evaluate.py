@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from ssvi import metrics as M
 from ssvi.config import RunConfig
-from ssvi.data import load_dataset
+from ssvi.data import SPLIT_SEED, load_dataset
 from ssvi.layers import forward_mode
 
 EVAL_BATCH = 1000
@@ -68,7 +68,7 @@ def evaluate_model(model: nn.Module, cfg: RunConfig) -> dict[str, float]:
     from ssvi.train import resolve_device
 
     device = resolve_device(cfg.device)
-    data = load_dataset(cfg.dataset, cfg.data_dir, cfg.val_fraction, cfg.seed).to(device)
+    data = load_dataset(cfg.dataset, cfg.data_dir, cfg.val_fraction, SPLIT_SEED).to(device)
     torch.manual_seed(cfg.seed)
     model = model.to(device)
     return split_metrics(model, "test", data.test_x, data.test_y, cfg.eval_samples, data.ood_x)

@@ -23,7 +23,7 @@ from torch import nn
 
 from ssvi.batches import BatchIterator
 from ssvi.config import RunConfig, make_config
-from ssvi.data import DatasetSplits, load_dataset
+from ssvi.data import SPLIT_SEED, DatasetSplits, load_dataset
 from ssvi.evaluate import split_metrics
 from ssvi.flops import FlopProfile, profile_flops
 from ssvi.io import atomic_write
@@ -77,7 +77,7 @@ class Trainer:
         self.callbacks = list(callbacks)
         torch.manual_seed(cfg.seed)
         if data is None:
-            data = load_dataset(cfg.dataset, cfg.data_dir, cfg.val_fraction, cfg.seed)
+            data = load_dataset(cfg.dataset, cfg.data_dir, cfg.val_fraction, SPLIT_SEED)
         self.data = data.to(self.device)
         self.model = self._build_model()
         self.batches = BatchIterator(

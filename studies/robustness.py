@@ -228,12 +228,12 @@ def run(p: dict[str, Any], args: argparse.Namespace) -> int:
     import ray
     from ray import tune
 
-    from ssvi.data import load_dataset
+    from ssvi.data import SPLIT_SEED, load_dataset
     from studies.trainable import run_trial
 
     connect_ray(args.ray_address)
     base = p["base"]
-    data = load_dataset(base["dataset"], base["data_dir"], base["val_fraction"], seed=0)
+    data = load_dataset(base["dataset"], base["data_dir"], base["val_fraction"], SPLIT_SEED)
     trainable = tune.with_resources(
         tune.with_parameters(run_trial, data=data),  # one copy in the object store
         {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial},

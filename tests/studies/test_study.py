@@ -5,9 +5,12 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
+import torch
 import yaml
 
 from ssvi.config import load_config
+from ssvi.train import Trainer
 from studies.results import COLUMNS
 from studies.robustness import main
 
@@ -44,6 +47,13 @@ def test_local_preset_end_to_end_reduced(ray_local, tmp_path) -> None:
             row["density"], row["seed"], row["kl_weight"], row["removal"],
         )  # fmt: skip
     assert len(list((folder / "configs").glob("*.yaml"))) == len(parquet)
+    # ... and re-running it reproduces the row (same data split, seed and settings)
+    row = parquet[parquet["method"] == "ssvi"].iloc[0]
+    torch.set_num_threads(1)  # as the trial ran (--cpus-per-trial 1)
+    rerun = Trainer(load_config(folder / "configs" / f"{row['trial_id']}.yaml")).fit()
+    torch.set_num_threads(2)
+    assert rerun.metrics["test_nll"] == pytest.approx(row["test_nll"], rel=1e-4)
+    assert rerun.metrics["test_accuracy"] == pytest.approx(row["test_accuracy"], abs=0.003)
     assert main(argv) == 2  # the study exists: it is never overwritten without --resume
 
 
