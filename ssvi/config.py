@@ -8,6 +8,7 @@ any work starts, and errors name the field, the value and what is allowed.
 from __future__ import annotations
 
 import dataclasses
+import math
 import subprocess
 import types
 import typing
@@ -110,14 +111,19 @@ class RunConfig:
         for name in ("kl_weight", "init_sigma_spread", "weight_decay"):
             need(name, getattr(self, name) >= 0.0, f"allowed: {name} >= 0")
         need("momentum", 0.0 <= self.momentum < 1.0, "allowed: 0 <= momentum < 1")
-        for name in (
-            "update_interval",
-            "grow_accumulation",
-            "epochs",
-            "batch_size",
-            "eval_samples",
-        ):
+        for f in fields(self):  # inf/nan pass the range checks above
+            value = getattr(self, f.name)
+            if isinstance(value, float):
+                need(f.name, math.isfinite(value), "allowed: a finite number")
+        for name in ("grow_accumulation", "epochs", "batch_size", "eval_samples"):
             need(name, getattr(self, name) >= 1, "allowed: integer >= 1")
+        # the optimizer step of an update iteration is skipped: at 1 it would never step
+        need("update_interval", self.update_interval >= 2, "allowed: integer >= 2")
+        need(
+            "grow_accumulation",
+            self.grow_accumulation <= self.update_interval,
+            f"allowed: at most update_interval ({self.update_interval})",
+        )
         need("seed", self.seed >= 0, "allowed: integer >= 0")
         dev = self.device
         need(

@@ -129,19 +129,22 @@ class SparseSubspace:
 
     def _update_layer(self, layer: BayesLayer, drop_fraction: float) -> None:
         assert layer.mask is not None
-        mask = layer.mask.view(-1)
+        # Flat copies in logical order (weights may be channels_last), written back at the end.
+        shape = layer.weight_mu.shape
+        mask = layer.mask.reshape(-1).clone()
         n_active = int(mask.sum())
         k = min(math.floor(drop_fraction * n_active), mask.numel() - n_active)
         if k <= 0:
             return
-        mu, rho = layer.weight_mu.view(-1), layer.weight_rho.view(-1)
-        sigma = layer.sigma.view(-1)
+        mu = layer.weight_mu.detach().reshape(-1).clone()
+        rho = layer.weight_rho.detach().reshape(-1).clone()
+        sigma = layer.sigma.detach().reshape(-1)
         active = mask.nonzero().squeeze(1)  # score only the active weights (density x the work)
         keep = removal_score(self.removal, mu[active], sigma[active], self.lam).float()
         drop_idx = active[torch.topk(keep, k, largest=False).indices]
         grad = None
         if layer.dense_grad is not None:
-            grad = layer.dense_grad.view(-1) / max(layer.dense_grad_count, 1)
+            grad = layer.dense_grad.reshape(-1) / max(layer.dense_grad_count, 1)
         grow = addition_score(self.addition, grad, mask.shape, self.generator).to(mu.device)
         grow = grow.float().masked_fill(mask, -math.inf)
         grow_idx = torch.topk(grow, k, largest=True).indices
@@ -156,17 +159,31 @@ class SparseSubspace:
         mu[grow_idx] = 0.0
         rho[grow_idx] = rho_from_sigma(new_sigma.reshape(1), layer.sigma_param).to(rho.dtype)
         survivors[grow_idx] = True
-        layer.mask = survivors.view_as(layer.weight_mu)
+        layer.weight_mu.copy_(mu.view(shape))
+        layer.weight_rho.copy_(rho.view(shape))
+        layer.mask = survivors.view(shape)
 
     # --- persistence (masks live in the model's state_dict as buffers) --------------------
     def state_dict(self) -> dict[str, object]:
-        return {"generator": self.generator.get_state(), "num_updates": self.num_updates}
+        # dense gradients being accumulated (grow_accumulation > 1) may span a checkpoint
+        grads = [(layer.dense_grad, layer.dense_grad_count) for layer in self.layers]
+        return {
+            "generator": self.generator.get_state(),
+            "num_updates": self.num_updates,
+            "grads": grads,
+        }
 
     def load_state_dict(self, state: dict[str, object]) -> None:
         gen_state = state["generator"]
         assert isinstance(gen_state, Tensor)
         self.generator.set_state(gen_state)
         self.num_updates = int(state["num_updates"])  # type: ignore[call-overload]
+        grads: list[tuple[Tensor | None, int]] = state.get("grads") or [(None, 0)] * len(
+            self.layers
+        )  # type: ignore[assignment]
+        for layer, (grad, count) in zip(self.layers, grads, strict=True):
+            layer.dense_grad = None if grad is None else grad.to(layer.weight_mu.device)
+            layer.dense_grad_count = int(count)
 
 
 @torch.no_grad()

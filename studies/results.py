@@ -109,6 +109,18 @@ def write_run_configs(folder: str, configs: dict[str, dict[str, Any]]) -> None:
     )
 
 
+def read_file(folder: str, name: str) -> bytes | None:
+    """The bytes of ``folder/name`` (local path or URI), or None when it does not exist."""
+    try:
+        if _is_uri(folder):
+            fs, root = pafs.FileSystem.from_uri(folder)
+            with fs.open_input_stream(f"{root}/{name}") as f:
+                return bytes(f.read())
+        return (Path(folder.removeprefix("file://")) / name).read_bytes()
+    except (FileNotFoundError, OSError):
+        return None
+
+
 def read_table(folder: str) -> pd.DataFrame | None:
     """The table written by :func:`write_table`, or None when there is none yet."""
     try:

@@ -153,6 +153,16 @@ def plan(args: argparse.Namespace) -> dict[str, Any]:
         from dataclasses import replace
 
         preset = replace(preset, seeds=preset.seeds[: args.seeds])
+    if "tune" in designs:
+        if base["val_fraction"] <= 0:
+            raise StudyError(
+                "the tune design selects on validation accuracy: val_fraction must be > 0"
+            )
+        if args.asha and len(preset.seeds) > 1:
+            raise StudyError(
+                "--asha stops single seeds of a configuration, so its seeds would be averaged over "
+                "different budgets: use it with --seeds 1"
+            )
     trials = expand_designs(designs, preset, base, args.oat_all)
     for trial in trials:  # every trial's run config must be valid before anything starts
         make_config(trial["run"])
@@ -229,8 +239,10 @@ def run(p: dict[str, Any], args: argparse.Namespace) -> int:
     from ray import tune
 
     from ssvi.data import SPLIT_SEED, load_dataset
+    from studies.results import write_files
     from studies.trainable import run_trial
 
+    write_files(p["folder"], {"plan.sha256": plan_digest(p).encode()})
     connect_ray(args.ray_address)
     base = p["base"]
     data = load_dataset(base["dataset"], base["data_dir"], base["val_fraction"], SPLIT_SEED)
@@ -369,6 +381,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         if args.resume and not exists:
             raise StudyError(f"--resume: no study at {p['folder']}")
+        if args.resume and not args.dry_run:
+            check_same_plan(p)
     except StudyError as err:
         print(f"robustness: error: {err}", file=sys.stderr)
         return 2
@@ -376,6 +390,27 @@ def main(argv: list[str] | None = None) -> int:
         print(dry_run(p, args))
         return 0
     return run(p, args)
+
+
+def plan_digest(p: dict[str, Any]) -> str:
+    """A hash of everything that decides which trials a study runs."""
+    import hashlib
+    import json
+
+    what = {"designs": p["designs"], "trials": p["trials"], "tune_trials": p["tune_trials"]}
+    return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def check_same_plan(p: dict[str, Any]) -> None:
+    """--resume must continue the same study: trial ids are positions in the plan."""
+    from studies.results import read_file
+
+    saved = read_file(p["folder"], "plan.sha256")
+    if saved is not None and saved.decode().strip() != plan_digest(p):
+        raise StudyError(
+            f"--resume: the options differ from those that started {p['folder']} (preset, design, "
+            "--seeds, --set, --base, --oat-all, --tune-trials must be the same)"
+        )
 
 
 def _study_exists(p: dict[str, Any]) -> bool:

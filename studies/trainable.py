@@ -16,6 +16,7 @@ from ssvi.data import DatasetSplits
 from ssvi.train import Trainer
 from studies.results import make_row, read_table, write_run_configs
 from studies.table import trial_of
+from studies.tuning import OBJECTIVE, objective
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -27,7 +28,8 @@ class ReportToTune:
         self.every = max(1, every)
 
     def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
-        report = {**metrics, "final": False, "status": "running"}
+        score = metrics.get("val_accuracy", float("nan"))
+        report = {**metrics, "final": False, "status": "running", OBJECTIVE: score}
         last = trainer.epoch == trainer.cfg.epochs
         if trainer.epoch % self.every and not last:
             tune.report(report)
@@ -66,9 +68,10 @@ def run_trial(config: dict[str, Any], data: DatasetSplits | None = None) -> None
         epochs_completed=result.epochs_completed, node=node_name(), git_rev=git_revision(),
     )  # fmt: skip
     seconds = time.perf_counter() - started  # the whole trial inside the trainable
-    tune.report(
-        {**row, "final": True, "resumed_from_epoch": resumed_from_epoch, "trial_seconds": seconds}
-    )
+    tune.report({
+        **row, "final": True, "resumed_from_epoch": resumed_from_epoch, "trial_seconds": seconds,
+        OBJECTIVE: objective(row["val_accuracy"], result.status, trainer.data.num_classes),
+    })  # fmt: skip
 
 
 def recorded_row(folder: str | None, trial_key: str | None) -> dict[str, Any] | None:

@@ -54,6 +54,9 @@ def test_saved_config_round_trips(tmp_path) -> None:
         ({"model": "vit"}, "allowed: 'mlp', 'cnn', 'resnet18'"),
         ({"channels_last": "maybe"}, "expected bool"),
         ({"epochs": True}, "expected int"),
+        ({"lr": "inf"}, "config field 'lr': value inf is not allowed; allowed: a finite number"),
+        ({"update_interval": 1}, "allowed: integer >= 2"),
+        ({"grow_accumulation": 30}, "allowed: at most update_interval (25)"),
     ],
 )
 def test_bad_values_name_field_value_and_allowed(values, message) -> None:

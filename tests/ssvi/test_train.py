@@ -34,18 +34,21 @@ def test_short_run_reports_everything(short_ssvi) -> None:
 
 
 def test_resume_equals_uninterrupted(digits, tmp_path) -> None:
+    # 21 steps per epoch: the dense gradients of the update at step 22 are accumulated over
+    # steps 21 and 22, across the checkpoint after epoch 1
     cfg = make_config(
-        {"epochs": 4, "eval_samples": 2, "update_interval": 7, "grow_accumulation": 2}
+        {"epochs": 4, "eval_samples": 2, "update_interval": 22, "grow_accumulation": 2}
     )
     full = Trainer(cfg, digits).fit()
 
     class StopAfter:
         def on_epoch_end(self, trainer: Trainer, metrics: dict) -> bool:
             trainer.save_checkpoint(tmp_path / "ckpt.pt")
-            return trainer.epoch == 2
+            return trainer.epoch == 1
 
     first = Trainer(cfg, digits, [StopAfter()]).fit()
-    assert first.status == STOPPED and first.epochs_completed == 2
+    assert first.status == STOPPED and first.epochs_completed == 1
+    assert Trainer(cfg, digits).steps_per_epoch == 21
     resumed = Trainer.from_checkpoint(tmp_path / "ckpt.pt", digits).fit()
     assert resumed.status == COMPLETED
     for key in ("test_accuracy", "test_nll", "test_ece", "val_nll", "train_loss", "train_flops"):
@@ -123,3 +126,13 @@ def test_bf16_autocast_same_code_path_and_accuracy(digits) -> None:
 
     fp32, bf16 = run("fp32"), run("bf16")
     assert bf16 >= 0.9 and abs(bf16 - fp32) <= 0.02
+
+
+def test_channels_last_with_subspace_updates(digits) -> None:
+    cfg = make_config({"epochs": 1, "update_interval": 5, "channels_last": True, "eval_samples": 1})
+    trainer = Trainer(cfg, digits)
+    result = trainer.fit()
+    assert result.status == COMPLETED and trainer.subspace.num_updates == 2  # steps 5, 10 < t_end
+    for layer in trainer.subspace.layers:
+        assert (layer.weight_mu[~layer.mask] == 0).all()
+        assert layer.num_active == round(0.1 * layer.weight_mu.numel())

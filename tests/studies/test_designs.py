@@ -92,6 +92,8 @@ def test_config_id_ignores_seed_and_density_only() -> None:
         (["--gpus-per-trial", "-1"], "--gpus-per-trial: value -1.0 is out of range"),
         (["--name", "a b"], "--name 'a b'"),
         (["--resume", "--name", "never-ran"], "--resume: no study at"),
+        (["--design", "tune", "--asha"], "--asha stops single seeds"),
+        (["--design", "tune", "--set", "val_fraction=0"], "val_fraction must be > 0"),
     ],
 )
 def test_bad_options_fail_before_ray_starts(argv, message, capsys, tmp_path, monkeypatch) -> None:
