@@ -261,7 +261,9 @@ def run(p: dict[str, Any], args: argparse.Namespace) -> int:
         space = {**common, "trial": tune.grid_search(p["trials"])}
         experiments.append((p["name"], space, None, None))
     if "tune" in p["designs"]:
-        experiments += tune_experiments(p, args, common)
+        from studies.tuning import tune_experiments
+
+        experiments += tune_experiments(p, common, args.asha, TUNE_SEED, ASHA_GRACE_FRACTION)
     rows = 0
     for exp_name, space, search_alg, scheduler in experiments:
         rows += run_experiment(p, args, trainable, exp_name, space, search_alg, scheduler)
@@ -271,48 +273,6 @@ def run(p: dict[str, Any], args: argparse.Namespace) -> int:
     if ray.is_initialized() and args.ray_address == "local":
         ray.shutdown()
     return 0
-
-
-def tune_experiments(
-    p: dict[str, Any], args: argparse.Namespace, common: dict[str, Any]
-) -> list[tuple[str, dict[str, Any], Any, Any]]:
-    """One Optuna search per method, each its own Tune experiment beside the main one."""
-    from ray.tune.schedulers import ASHAScheduler
-
-    from studies.tuning import METRIC, MODE, make_searcher, tune_domains
-
-    preset = p["preset"]
-    out = []
-    url = p["optuna_storage"]
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    for method, density in (("ssvi", preset.densities[0]), ("dense_vi", 1.0)):
-        study_name = f"{p['name']}-tune-{method}"
-        searcher = make_searcher(url, study_name, TUNE_SEED, len(preset.seeds))
-        run = {**p["base"], "density": density, "seed": preset.seeds[0]}
-        trial = {"design": "tune", "method": method, "oat_param": "", "is_default": False,
-                 "seeds": list(preset.seeds), "run": run}  # fmt: skip
-        space = {**common, "trial": trial, "search": tune_domains(preset.random_space, method)}
-        epochs = p["base"]["epochs"]
-        scheduler = None
-        if args.asha:
-            grace = max(1, int(ASHA_GRACE_FRACTION * epochs))
-            scheduler = ASHAScheduler(
-                time_attr="training_iteration",
-                metric=METRIC,
-                mode=MODE,
-                max_t=epochs + 1,
-                grace_period=grace,
-            )
-        out.append(
-            (
-                f"{p['name']}-tune-{method}",
-                space,
-                (searcher, p["tune_trials"] * len(preset.seeds)),
-                scheduler,
-            )
-        )
-    return out
 
 
 def run_experiment(

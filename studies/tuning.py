@@ -88,3 +88,44 @@ def export_best(table: pd.DataFrame, base: dict[str, Any], out_dir: Path) -> lis
         atomic_write_text(path, yaml.safe_dump({**header, **cfg.to_dict()}, sort_keys=False))
         written.append(path)
     return written
+
+
+def tune_experiments(
+    p: dict[str, Any], common: dict[str, Any], asha: bool, seed: int, grace_fraction: float
+) -> list[tuple[str, dict[str, Any], Any, Any]]:
+    """One Optuna search per method, each its own Tune experiment beside the main one:
+    ``(name, param_space, (searcher, num_samples), scheduler)`` for the study's plan ``p``."""
+    from ray.tune.schedulers import ASHAScheduler
+
+    preset = p["preset"]
+    out = []
+    url = p["optuna_storage"]
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    for method, density in (("ssvi", preset.densities[0]), ("dense_vi", 1.0)):
+        study_name = f"{p['name']}-tune-{method}"
+        searcher = make_searcher(url, study_name, seed, len(preset.seeds))
+        run = {**p["base"], "density": density, "seed": preset.seeds[0]}
+        trial = {"design": "tune", "method": method, "oat_param": "", "is_default": False,
+                 "seeds": list(preset.seeds), "run": run}  # fmt: skip
+        space = {**common, "trial": trial, "search": tune_domains(preset.random_space, method)}
+        epochs = p["base"]["epochs"]
+        scheduler = None
+        if asha:
+            grace = max(1, int(grace_fraction * epochs))
+            scheduler = ASHAScheduler(
+                time_attr="training_iteration",
+                metric=METRIC,
+                mode=MODE,
+                max_t=epochs + 1,
+                grace_period=grace,
+            )
+        out.append(
+            (
+                f"{p['name']}-tune-{method}",
+                space,
+                (searcher, p["tune_trials"] * len(preset.seeds)),
+                scheduler,
+            )
+        )
+    return out
