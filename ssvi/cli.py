@@ -16,7 +16,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from ssvi.config import ConfigError, RunConfig, load_config
+from ssvi.config import ConfigError, RunConfig, load_config, parse_overrides
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -145,7 +145,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from ssvi.evaluate import evaluate_model
     from ssvi.export import FORMAT, load_exported
 
-    overrides = dict(s.split("=", 1) for s in args.set)
+    overrides = parse_overrides(args.set)  # the same checks as train's --set
     state = torch.load(args.model, map_location="cpu", weights_only=False)
     if isinstance(state, dict) and state.get("format") == FORMAT:
         model, cfg = load_exported(args.model)

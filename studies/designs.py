@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from studies.presets import HYPERPARAMETERS, SSVI_ONLY, Preset
+from studies.presets import SSVI_ONLY, Preset
 
 DENSE = 1.0
 
@@ -133,8 +133,3 @@ def expand_designs(
     for i, trial in enumerate(trials):
         trial["trial_key"] = f"{trial['design']}-{i:04d}-{trial['method']}-s{trial['run']['seed']}"
     return trials
-
-
-def varied(trial: dict[str, Any]) -> dict[str, Any]:
-    """The hyperparameter values of a trial (the results-table columns)."""
-    return {k: trial["run"].get(k) for k in HYPERPARAMETERS}
