@@ -1,6 +1,8 @@
 """Start a head and a worker as separate Ray nodes on this machine, then run the study as
 `ray submit` would: studies/robustness.py copied alone into an empty folder and run there with
-only the installed project, joining the running cluster. Prints one JSON line for the test."""
+only the installed project, joining the running cluster. As in cluster/gpu.yaml, the head offers
+no CPUs for trials, so every trial has to run on the worker node. Prints one JSON line for the
+test."""
 
 import json
 import os
@@ -14,8 +16,8 @@ from ray.cluster_utils import Cluster
 
 ROOT = Path(__file__).resolve().parents[2]
 work = Path(sys.argv[1])
-cluster = Cluster(initialize_head=True, connect=False, head_node_args={"num_cpus": 1})
-cluster.add_node(num_cpus=1)
+cluster = Cluster(initialize_head=True, connect=False, head_node_args={"num_cpus": 0})
+worker = cluster.add_node(num_cpus=2)
 cluster.wait_for_nodes()
 try:
     home = work / "head-home"  # `ray submit` copies the script to the head and runs it from ~
@@ -39,6 +41,8 @@ try:
                 "rows": len(rows),
                 "statuses": sorted(set(rows.get("status", []))),
                 "nodes": sorted(set(rows.get("node", []))),
+                "head": cluster.head_node.node_id[:8],
+                "worker": worker.node_id[:8],
                 "joined": "ray: joined the running cluster" in proc.stdout,
                 "files_in_home": sorted(p.name for p in home.iterdir()),
             }

@@ -21,6 +21,7 @@ storage = Path(sys.argv[1])
 cluster = Cluster(initialize_head=True, connect=True, head_node_args={"num_cpus": 1})
 worker = cluster.add_node(num_cpus=1)
 cluster.wait_for_nodes()
+on_worker = "/" + worker.node_id[:8]  # the end of the results table's node column
 table = storage / "multi" / "results.parquet"
 removed = threading.Event()
 
@@ -28,8 +29,9 @@ removed = threading.Event()
 def remove_worker_mid_study() -> None:
     deadline = time.time() + 300
     while time.time() < deadline:
-        if table.exists() and len(pd.read_parquet(table)) >= 2:
-            time.sleep(2.0)  # the next trials are now half-way through
+        # once the worker has finished a trial, its actor is busy with the next one
+        if table.exists() and pd.read_parquet(table)["node"].str.endswith(on_worker).any():
+            time.sleep(2.0)  # that next trial is now half-way through
             cluster.remove_node(worker)
             removed.set()
             return
