@@ -78,6 +78,7 @@ class RunConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: str = "fp32"  # fp32 | bf16 (autocast, CUDA only)
     channels_last: bool = False  # NHWC memory format for convolutions (CUDA)
+    compile: bool = False  # torch.compile the training step's forward (model, loss and KL)
 
     def validate(self) -> RunConfig:
         """Check every range and name; raise :class:`ConfigError` naming the field."""

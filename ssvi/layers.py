@@ -111,6 +111,8 @@ class BayesLayer(nn.Module):
     def _masked(self, t: Tensor) -> Tensor:
         if self.mask is None:
             return t
+        if torch.compiler.is_compiling():  # the compiler fuses the conversion into the multiply
+            return t * self.mask.to(t.dtype)
         # A float copy of the mask, refreshed when the mask tensor changes: multiplying by the bool
         # mask would convert it on every forward pass (measurable on small models).
         cached = getattr(self, "_mask_cache", None)  # (source mask, its version, float copy)

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from ssvi.criteria import addition_score, removal_score
 from ssvi.density import layer_densities
 from ssvi.enums import AdditionCriterion, DensityDistribution, NewSigma, RemovalCriterion
-from ssvi.layers import BayesLayer, bayes_layers, rho_from_sigma
+from ssvi.layers import BayesLayer, bayes_layers, rho_from_sigma, sigma_from_rho
 from ssvi.schedule import CosineDropSchedule
 
 # Sigma of a weight entering the subspace under the ``eps`` rule.
@@ -129,39 +129,38 @@ class SparseSubspace:
 
     def _update_layer(self, layer: BayesLayer, drop_fraction: float) -> None:
         assert layer.mask is not None
-        # Flat copies in logical order (weights may be channels_last), written back at the end.
-        shape = layer.weight_mu.shape
-        mask = layer.mask.reshape(-1).clone()
-        n_active = int(mask.sum())
-        k = min(math.floor(drop_fraction * n_active), mask.numel() - n_active)
+        n_active = int(layer.mask.sum())
+        k = min(math.floor(drop_fraction * n_active), layer.mask.numel() - n_active)
         if k <= 0:
             return
-        mu = layer.weight_mu.detach().reshape(-1).clone()
-        rho = layer.weight_rho.detach().reshape(-1).clone()
-        sigma = layer.sigma.detach().reshape(-1)
+        # Flat tensors in logical order: views that write through (copies, written back at the
+        # end, when a tensor is not contiguous, e.g. channels_last weights and their masks).
+        mask, mu, rho = (_flat(t) for t in (layer.mask, layer.weight_mu, layer.weight_rho))
         active = mask.nonzero().squeeze(1)  # score only the active weights (density x the work)
-        keep = removal_score(self.removal, mu[active], sigma[active], self.lam).float()
-        drop_idx = active[torch.topk(keep, k, largest=False).indices]
+        sigma = sigma_from_rho(rho[active], layer.sigma_param)
+        keep = removal_score(self.removal, mu[active], sigma, self.lam).float()
+        drop_pos = torch.topk(keep, k, largest=False).indices  # positions within `active`
+        drop_idx = active[drop_pos]
         grad = None
         if layer.dense_grad is not None:
             grad = layer.dense_grad.reshape(-1) / max(layer.dense_grad_count, 1)
         grow = addition_score(self.addition, grad, mask.shape, self.generator).to(mu.device)
-        grow = grow.float().masked_fill(mask, -math.inf)
+        grow = grow.float().masked_fill(mask, -math.inf)  # only weights inactive before
         grow_idx = torch.topk(grow, k, largest=True).indices
 
-        survivors = mask.clone()
-        survivors[drop_idx] = False
-        if self.new_sigma == NewSigma.MEAN:
-            new_sigma = sigma[survivors].mean()
+        if self.new_sigma == NewSigma.MEAN:  # mean sigma of the weights that stay
+            stays = torch.ones_like(sigma, dtype=torch.bool).index_fill_(0, drop_pos, False)
+            new_sigma = sigma[stays].mean()
         else:
             new_sigma = torch.tensor(NEW_SIGMA_EPS, device=mu.device, dtype=mu.dtype)
         mu[drop_idx] = 0.0
         mu[grow_idx] = 0.0
         rho[grow_idx] = rho_from_sigma(new_sigma.reshape(1), layer.sigma_param).to(rho.dtype)
-        survivors[grow_idx] = True
-        layer.weight_mu.copy_(mu.view(shape))
-        layer.weight_rho.copy_(rho.view(shape))
-        layer.mask = survivors.view(shape)
+        mask[drop_idx] = False
+        mask[grow_idx] = True
+        for flat, t in ((mask, layer.mask), (mu, layer.weight_mu), (rho, layer.weight_rho)):
+            if flat.data_ptr() != t.data_ptr():
+                t.copy_(flat.view(t.shape))
 
     # --- persistence (masks live in the model's state_dict as buffers) --------------------
     def state_dict(self) -> dict[str, object]:
@@ -184,6 +183,11 @@ class SparseSubspace:
         for layer, (grad, count) in zip(self.layers, grads, strict=True):
             layer.dense_grad = None if grad is None else grad.to(layer.weight_mu.device)
             layer.dense_grad_count = int(count)
+
+
+def _flat(t: Tensor) -> Tensor:
+    """``t`` flattened in logical order: a view when ``t`` is contiguous, else a copy."""
+    return t.detach().view(-1) if t.is_contiguous() else t.detach().reshape(-1).clone()
 
 
 @torch.no_grad()

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 
 from ssvi.batches import BatchIterator
 from ssvi.config import RunConfig, make_config
@@ -100,6 +100,9 @@ class Trainer:
             self.model, cfg.mu_init, cfg.init_mu_std, cfg.init_sigma, cfg.init_sigma_spread, gen
         )
         self.optimizer = self._build_optimizer()
+        # Masks are graph inputs, so subspace updates do not recompile; a short last batch adds
+        # one more graph (dynamic=False: two static shapes beat one dynamic graph).
+        self._compiled = torch.compile(self._loss_terms, dynamic=False) if cfg.compile else None
         total = max(self.total_steps, 1)
         self.lr_schedule = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda t: 0.5 * (1.0 + math.cos(math.pi * min(t, total) / total))
@@ -142,6 +145,12 @@ class Trainer:
         enabled = self.cfg.precision == "bf16"
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=enabled)
 
+    def _loss_terms(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """Cross-entropy of one minibatch and the model's KL: the part ``compile`` compiles."""
+        with self._autocast():
+            logits = self.model(x)
+        return F.cross_entropy(logits.float(), y), kl_divergence(self.model)
+
     def train_epoch(self) -> dict[str, float]:
         cfg, model = self.cfg, self.model
         model.train()
@@ -151,14 +160,14 @@ class Trainer:
             if cfg.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             self.subspace.before_step(self.step)
-            with self._autocast():
-                logits = model(x)
-            nll = F.cross_entropy(logits.float(), y)
-            kl = kl_divergence(model)
+            capturing = any(layer.capture_grad for layer in self.subspace.layers)
+            # the few steps that capture dense gradients (through tensor hooks) run eagerly
+            terms = self._loss_terms if capturing or self._compiled is None else self._compiled
+            nll, kl = terms(x, y)
             loss = nll + self.kl_beta(self.step) * cfg.kl_weight / n_train * kl
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            self.capture_steps += int(any(layer.capture_grad for layer in self.subspace.layers))
+            self.capture_steps += int(capturing)
             self.step += 1
             if not self.subspace.maybe_update(self.step, self.optimizer):
                 self.optimizer.step()

@@ -131,8 +131,12 @@ def test_bf16_autocast_same_code_path_and_accuracy(digits) -> None:
 def test_channels_last_with_subspace_updates(digits) -> None:
     cfg = make_config({"epochs": 1, "update_interval": 5, "channels_last": True, "eval_samples": 1})
     trainer = Trainer(cfg, digits)
+    masks = [layer.mask for layer in trainer.subspace.layers]
+    assert not trainer.subspace.layers[0].weight_mu.is_contiguous()  # written back from a copy
     result = trainer.fit()
     assert result.status == COMPLETED and trainer.subspace.num_updates == 2  # steps 5, 10 < t_end
+    # updated in place: a compiled step (or a CUDA graph) keeps reading the same mask tensors
+    assert all(layer.mask is m for layer, m in zip(trainer.subspace.layers, masks, strict=True))
     for layer in trainer.subspace.layers:
         assert (layer.weight_mu[~layer.mask] == 0).all()
         assert layer.num_active == round(0.1 * layer.weight_mu.numel())
