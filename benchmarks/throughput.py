@@ -3,7 +3,7 @@
     python benchmarks/throughput.py                                   # CPU, digits-sized CNN
     python benchmarks/throughput.py --model resnet18 --shape 3,32,32 --batch-size 128 --device cuda
     python benchmarks/throughput.py --device cuda --precision bf16 --channels-last --batch-size 512
-    python benchmarks/throughput.py --compile        # all three runs through torch.compile
+    python benchmarks/throughput.py --compile default  # all three runs through torch.compile
 
 Deterministic: the same architecture trained by a plain loop (SGD, cross-entropy). Dense VI and
 SSVI: ``Trainer.train_epoch`` (LRT forward, KL, optimizer, and for SSVI masks, removal scoring and
@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from ssvi.batches import BatchIterator
-from ssvi.config import make_config
+from ssvi.config import COMPILE_MODES, make_config
 from ssvi.data import load_dataset
 from ssvi.export import export_bytes
 from ssvi.models import create_model
@@ -41,7 +41,7 @@ def deterministic(args: argparse.Namespace, data, device: torch.device) -> float
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     batches = BatchIterator(data.train_x, data.train_y, args.batch_size, seed=0)
     enabled = args.precision == "bf16"
-    forward = torch.compile(model, dynamic=False) if args.compile else model
+    forward = torch.compile(model, mode=args.compile, dynamic=False) if args.compile else model
 
     def epoch(e: int) -> None:
         for x, y in batches.epoch(e):
@@ -71,7 +71,7 @@ def bayesian_pair(args: argparse.Namespace, data, density: float) -> tuple[float
             "dataset": "synthetic", "model": args.model, "density": d, "batch_size": args.batch_size,
             "epochs": 2 * args.epochs + 2, "update_interval": args.update_interval,
             "device": args.device, "precision": args.precision, "channels_last": args.channels_last,
-            "lr": 0.01, "compile": args.compile,
+            "lr": 0.01, "compile": args.compile or "off",
         })  # fmt: skip
         trainer = Trainer(cfg, data)
         trainer.train_epoch()  # warm-up
@@ -110,7 +110,9 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     p.add_argument("--channels-last", action="store_true")
-    p.add_argument("--compile", action="store_true", help="torch.compile every run's step")
+    p.add_argument(
+        "--compile", choices=COMPILE_MODES[1:], help="torch.compile every run's step in this mode"
+    )
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     args = p.parse_args()
     if args.threads:
@@ -129,7 +131,7 @@ def main() -> None:
     )
     print(f"device: {name}; model {args.model}, input {shape}, batch {args.batch_size}, {args.precision}"
           f"{', channels_last' if args.channels_last else ''}"
-          f"{', compiled' if args.compile else ''}, torch {torch.__version__}")  # fmt: skip
+          f"{f', compiled ({args.compile})' if args.compile else ''}, torch {torch.__version__}")  # fmt: skip
     print(f"{'run':<22}{'images/s':>12}{'vs deterministic':>18}{'export bytes':>14}")
     print(f"{'deterministic':<22}{det:>12,.0f}{1.0:>18.2f}{'-':>14}")
     print(f"{'dense VI':<22}{dense:>12,.0f}{dense / det:>18.2f}{dense_bytes:>14,}")

@@ -16,8 +16,6 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ssvi.data import DATASETS
 from ssvi.enums import (
     AdditionCriterion,
@@ -28,6 +26,9 @@ from ssvi.enums import (
     SigmaParam,
     StrEnum,
 )
+
+# torch.compile modes; reduce-overhead adds CUDA graphs (on CUDA), max-autotune also tunes kernels
+COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")
 
 
 class ConfigError(ValueError):
@@ -78,7 +79,7 @@ class RunConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: str = "fp32"  # fp32 | bf16 (autocast, CUDA only)
     channels_last: bool = False  # NHWC memory format for convolutions (CUDA)
-    compile: bool = False  # torch.compile the training step's forward (model, loss and KL)
+    compile: str = "off"  # torch.compile the step's forward (model, loss, KL): off | a torch mode
 
     def validate(self) -> RunConfig:
         """Check every range and name; raise :class:`ConfigError` naming the field."""
@@ -95,7 +96,7 @@ class RunConfig:
             "dataset": DATASETS, "model": tuple(MODELS), "distribution": DensityDistribution,
             "removal": RemovalCriterion, "addition": AdditionCriterion, "new_sigma": NewSigma,
             "mu_init": MuInit, "sigma_param": SigmaParam, "optimizer": ("sgd", "adam"),
-            "precision": ("fp32", "bf16"),
+            "precision": ("fp32", "bf16"), "compile": COMPILE_MODES,
         }  # fmt: skip
         for name, allowed in choices.items():
             values = (
@@ -144,6 +145,8 @@ class RunConfig:
 
     def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> None:
         """Write the resolved config as YAML (with the git revision), atomically."""
+        import yaml  # here, not at the top: training needs only torch (benchmarks/gpu.py)
+
         from ssvi.io import atomic_write_text
 
         data = self.to_dict()
@@ -245,6 +248,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         p = Path(path)
         if not p.is_file():
             raise ConfigError(f"config file {str(p)!r} does not exist")
+        import yaml
+
         loaded = yaml.safe_load(p.read_text()) or {}
         if not isinstance(loaded, dict):
             raise ConfigError(f"config file {str(p)!r} must hold a mapping of field: value")

@@ -10,7 +10,6 @@ depend on whether the model was evaluated in float32 or float64 (apart from the 
 from __future__ import annotations
 
 import torch
-from sklearn.metrics import average_precision_score, roc_auc_score
 from torch import Tensor
 
 __all__ = [
@@ -158,6 +157,9 @@ def max_probability(probs: Tensor) -> Tensor:
 
 
 def _detection_scores(in_scores: Tensor, out_scores: Tensor) -> dict[str, float]:
+    # here, not at the top: training needs only torch (benchmarks/gpu.py on a bare GPU machine)
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
     # OOD is the positive class: a good score is higher on out-of-distribution inputs.
     scores = torch.cat([in_scores, out_scores]).cpu().numpy()
     is_ood = torch.cat([torch.zeros(len(in_scores)), torch.ones(len(out_scores))]).numpy()

@@ -102,7 +102,11 @@ class Trainer:
         self.optimizer = self._build_optimizer()
         # Masks are graph inputs, so subspace updates do not recompile; a short last batch adds
         # one more graph (dynamic=False: two static shapes beat one dynamic graph).
-        self._compiled = torch.compile(self._loss_terms, dynamic=False) if cfg.compile else None
+        self._compiled = (
+            torch.compile(self._loss_terms, mode=cfg.compile, dynamic=False)
+            if cfg.compile != "off"
+            else None
+        )
         total = max(self.total_steps, 1)
         self.lr_schedule = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda t: 0.5 * (1.0 + math.cos(math.pi * min(t, total) / total))

@@ -1,4 +1,4 @@
-"""`compile: true`: the compiled training step computes what the eager one does, subspace
+"""`compile: default`: the compiled training step computes what the eager one does, subspace
 updates do not recompile it, and a compiled run learns the digits as well as an eager one."""
 
 import pytest
@@ -17,7 +17,7 @@ def test_compiled_training_matches_eager_and_updates_do_not_recompile(digits) ->
     torch._dynamo.reset()
     cfg = {"epochs": 2, "eval_samples": 1, "update_interval": 5, "batch_size": 64}
     runs = []
-    for options in (cfg, {**cfg, "compile": True}):
+    for options in (cfg, {**cfg, "compile": "default"}):
         trainer = Trainer(make_config(options), digits)
         set_forward_mode(trainer.model, "mean")
         runs.append((trainer, [trainer.train_epoch() for trainer.epoch in range(2)]))
@@ -57,6 +57,6 @@ def test_compiled_local_reparameterization_has_the_closed_form_moments() -> None
 @pytest.mark.slow
 def test_compiled_run_reaches_digits_accuracy(digits) -> None:
     torch._dynamo.reset()
-    result = Trainer(make_config({"compile": True}), digits).fit()
+    result = Trainer(make_config({"compile": "default"}), digits).fit()
     assert result.status == COMPLETED
     assert result.metrics["test_accuracy"] >= 0.95  # the eager floor in test_train.py

@@ -53,6 +53,8 @@ def test_saved_config_round_trips(tmp_path) -> None:
         ({"dataset": "mnist"}, "config field 'dataset': value 'mnist' is not allowed"),
         ({"model": "vit"}, "allowed: 'mlp', 'cnn', 'resnet18'"),
         ({"channels_last": "maybe"}, "expected bool"),
+        ({"compile": True}, "config field 'compile'"),
+        ({"compile": "fast"}, "allowed: 'off', 'default', 'reduce-overhead', 'max-autotune'"),
         ({"epochs": True}, "expected int"),
         ({"lr": "inf"}, "config field 'lr': value inf is not allowed; allowed: a finite number"),
         ({"update_interval": 1}, "allowed: integer >= 2"),

@@ -1,0 +1,35 @@
+"""The benchmarks run (tiny sizes, CPU) and end with their summary line: they must not rot
+between the occasions when a GPU is at hand to run them for real."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def run(script: str, *args: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, script, *args], cwd=BENCH, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return proc.stdout.strip().splitlines()[-1]
+
+
+def test_throughput_prints_rates_ratios_and_sizes() -> None:
+    last = run("throughput.py", "--model", "mlp", "--n-train", "512", "--epochs", "1")
+    assert re.fullmatch(
+        r"summary: deterministic [\d,]+, dense VI [\d,]+, SSVI [\d,]+ images/s; SSVI step-time "
+        r"overhead over dense VI [+-]\d+\.\d%; SSVI/dense VI file size 0\.\d+ \(density 0\.1\)",
+        last,
+    ), last
+
+
+def test_gpu_benchmark_script_runs_on_cpu() -> None:
+    last = run("gpu.py", "--quick", "--device", "cpu", "--model", "mlp", "--parts", "eager,update")
+    assert re.fullmatch(
+        r"summary: paper's recipe \(batch 128, SSVI 0\.1, mlp\) on CPU: best [\d,]+ images/s per "
+        r"GPU \(eager (fp32|bf16\+CL)\); misses the 20,000 target",
+        last,
+    ), last
