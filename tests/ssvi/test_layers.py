@@ -74,6 +74,25 @@ def test_kl_against_torch_distributions_active_only() -> None:
     assert torch.allclose(total, expected + model[3].kl())
 
 
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("param", ["softplus", "exp"])
+def test_kl_and_its_gradients_against_torch_distributions(masked: bool, param: str) -> None:
+    layer = _layer("conv", masked)
+    layer.sigma_param = ssvi.SigmaParam(param)
+    mu = layer.weight_mu.detach().clone().requires_grad_()
+    rho = layer.weight_rho.detach().clone().requires_grad_()
+    q = Normal(mu, sigma_from_rho(rho, layer.sigma_param))
+    p = Normal(torch.zeros_like(mu), torch.full_like(mu, layer.prior_std))
+    mask = torch.ones_like(mu) if layer.mask is None else layer.mask.double()
+    expected = (td_kl(q, p) * mask).sum()
+    expected.backward()
+    got = layer.kl()
+    got.backward()
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=0)
+    torch.testing.assert_close(layer.weight_mu.grad, mu.grad, rtol=1e-12, atol=1e-15)
+    torch.testing.assert_close(layer.weight_rho.grad, rho.grad, rtol=1e-12, atol=1e-15)
+
+
 def test_inactive_weights_contribute_nothing() -> None:
     layer = _layer("linear", masked=True)
     assert layer.mask is not None
