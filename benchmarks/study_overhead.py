@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import tempfile
 import time
 
@@ -49,6 +50,8 @@ def main() -> None:
         table = pd.read_parquet(f"{tmp}/overhead/results.parquet")
         inside = ExperimentAnalysis(f"{tmp}/overhead").dataframe()["trial_seconds"].sum()
     assert rc == 0
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    driver_cpu = usage.ru_utime + usage.ru_stime  # the driver competes with the trials for cores
     training = table["wall_time_s"].sum()
     capacity = wall * args.cpus
     share = 1.0 - training / capacity
@@ -63,6 +66,7 @@ def main() -> None:
     print(
         f"whole trials inside the trainable (model building, training, test, FLOPs, export): {inside:.1f} s"
     )
+    print(f"driver process CPU time (Tune loop, callbacks, loggers, table): {driver_cpu:.1f} s")
     print(f"overhead outside the trainable (Ray start-up, scheduling, reports, checkpoints, table): "
           f"{1.0 - inside / capacity:.1%}")  # fmt: skip
     print(f"summary: overhead outside training {share:.1%} of the study's capacity "

@@ -95,6 +95,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--checkpoint-every", type=int, default=0, help="epochs between checkpoints (0: preset)"
     )
     p.add_argument(
+        "--tensorboard", action="store_true", help="also write TensorBoard event files per trial"
+    )
+    p.add_argument(
         "--ray-address",
         default="auto",
         help="auto (join a running cluster, else start one), local, or HOST:PORT",
@@ -291,7 +294,7 @@ def run_experiment(
     path = f"{p['storage']}/{exp_name}"
     writer = TableWriter(p["folder"], p["name"])
     run_config = tune.RunConfig(
-        name=exp_name, storage_path=p["storage"], callbacks=[writer],
+        name=exp_name, storage_path=p["storage"], callbacks=[writer, *tune_loggers(args)],
         failure_config=tune.FailureConfig(max_failures=MAX_FAILURES),
         # num_to_keep=1 forces an experiment snapshot at every checkpoint: a bottleneck (RAY_NOTES)
         checkpoint_config=tune.CheckpointConfig(num_to_keep=KEEP_CHECKPOINTS),
@@ -350,6 +353,17 @@ def main(argv: list[str] | None = None) -> int:
         print(dry_run(p, args))
         return 0
     return run(p, args)
+
+
+def tune_loggers(args: argparse.Namespace) -> list[Any]:
+    """Tune's per-trial CSV and JSON logs (ExperimentAnalysis reads them), and TensorBoard event
+    files only with --tensorboard: written for every reported epoch of every trial, they cost the
+    driver CPU time that trials on the same cores lose."""
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLoggerCallback
+
+    os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"  # Tune's switch: only those given here
+    loggers = [CSVLoggerCallback(), JsonLoggerCallback()]
+    return [*loggers, TBXLoggerCallback()] if args.tensorboard else loggers
 
 
 def plan_digest(p: dict[str, Any]) -> str:

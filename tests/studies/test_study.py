@@ -47,6 +47,11 @@ def test_local_preset_end_to_end_reduced(ray_local, tmp_path) -> None:
             row["density"], row["seed"], row["kl_weight"], row["removal"],
         )  # fmt: skip
     assert len(list((folder / "configs").glob("*.yaml"))) == len(parquet)
+    # Tune's per-trial logs that ExperimentAnalysis reads; TensorBoard files only on request
+    trial_dirs = [d for d in folder.glob("*_*") if (d / "params.json").exists()]
+    assert len(trial_dirs) == len(parquet)
+    assert all((d / "result.json").exists() and (d / "progress.csv").exists() for d in trial_dirs)
+    assert not list(folder.rglob("events.out.tfevents*"))
     # ... and re-running it reproduces the row (same data split, seed and settings)
     row = parquet[parquet["method"] == "ssvi"].iloc[0]
     torch.set_num_threads(1)  # as the trial ran (--cpus-per-trial 1)
