@@ -31,6 +31,10 @@ from ssvi.enums import (
 COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")
 
 
+# Fields that decide where and how fast a run executes, not what it computes.
+EXECUTION_FIELDS = frozenset({"data_dir", "device", "channels_last", "compile"})
+
+
 class ConfigError(ValueError):
     """A configuration value is unknown, of the wrong type or out of range."""
 
@@ -239,6 +243,18 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
             raise ConfigError(f"--set expects key=value, got {pair!r}")
         out[key.strip()] = value.strip()
     return out
+
+
+def run_identity(values: dict[str, Any]) -> dict[str, Any]:
+    """What decides a run's result, for hashing: ``values`` (a run config or part of one) without
+    the execution fields and without fields at their dataclass default, so that a field added
+    later with a default leaves the identity of existing runs unchanged."""
+    defaults = {f.name: f.default for f in fields(RunConfig)}
+    return {
+        k: v
+        for k, v in sorted(values.items())
+        if k not in EXECUTION_FIELDS and not (k in defaults and v == defaults[k])
+    }
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:

@@ -16,14 +16,17 @@ from typing import Any
 
 import numpy as np
 
+from ssvi.config import run_identity
 from studies.presets import SSVI_ONLY, Preset
 
 DENSE = 1.0
 
 
 def config_id(run: dict[str, Any]) -> str:
-    """Hash of the hyperparameters both methods share (everything but density and seed)."""
-    shared = {k: v for k, v in sorted(run.items()) if k not in ("density", "seed")}
+    """Hash of the hyperparameters both methods share: the run's identity (see
+    :func:`ssvi.config.run_identity`: execution settings and defaults left out) but density and
+    seed."""
+    shared = {k: v for k, v in run_identity(run).items() if k not in ("density", "seed")}
     return hashlib.sha1(json.dumps(shared, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
 

@@ -371,7 +371,12 @@ def plan_digest(p: dict[str, Any]) -> str:
     import hashlib
     import json
 
-    what = {"designs": p["designs"], "trials": p["trials"], "tune_trials": p["tune_trials"]}
+    from ssvi.config import run_identity
+
+    # runs by their identity: a study can be resumed from another checkout or data folder, or by
+    # a version of ssvi that added run-config fields (at their defaults)
+    trials = [{**t, "run": run_identity(t["run"])} for t in p["trials"]]
+    what = {"designs": p["designs"], "trials": trials, "tune_trials": p["tune_trials"]}
     return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -383,7 +388,8 @@ def check_same_plan(p: dict[str, Any]) -> None:
     if saved is not None and saved.decode().strip() != plan_digest(p):
         raise StudyError(
             f"--resume: the options differ from those that started {p['folder']} (preset, design, "
-            "--seeds, --set, --base, --oat-all, --tune-trials must be the same)"
+            "--seeds, --set, --base, --oat-all, --tune-trials must be the same), or a version "
+            "of ssvi that plans other trials started it"
         )
 
 

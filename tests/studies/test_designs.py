@@ -74,10 +74,31 @@ def test_oat_sweeps_one_parameter_at_a_time() -> None:
     assert densities == {0.05, 0.2, 0.5}
 
 
-def test_config_id_ignores_seed_and_density_only() -> None:
+def test_config_id_ignores_seed_density_and_execution_settings() -> None:
     run = dict(BASE, density=0.1, seed=0)
     assert config_id(run) == config_id(dict(run, seed=3, density=1.0))
     assert config_id(run) != config_id(dict(run, kl_weight=0.5))
+    assert config_id(run) != config_id(dict(run, precision="bf16"))  # changes the numbers
+    # where and how fast a run executes is not part of it
+    fast = dict(run, device="cuda", data_dir="/mnt/data", channels_last=True, compile="default")
+    assert config_id(run) == config_id(fast)
+    # a run-config field added later, at its default, leaves existing ids unchanged
+    assert config_id(run) == config_id({k: v for k, v in run.items() if k != "compile"})
+
+
+def test_plan_digest_survives_a_new_default_field_and_another_data_folder() -> None:
+    from studies.robustness import plan_digest
+
+    p = plan(parse_args(["--design", "grid,oat"]))
+    older = {**p, "trials": [dict(t, run=dict(t["run"])) for t in p["trials"]]}
+    for t in older["trials"]:
+        del t["run"]["compile"]  # as planned before the field existed
+        t["run"]["data_dir"] = "/elsewhere/data"
+    assert plan_digest(older) == plan_digest(p)
+    fewer = plan(parse_args(["--design", "grid,oat", "--seeds", "2"]))
+    assert plan_digest(fewer) != plan_digest(p)
+    other = plan(parse_args(["--design", "grid,oat", "--set", "epochs=3"]))
+    assert plan_digest(other) != plan_digest(p)
 
 
 @pytest.mark.parametrize(
