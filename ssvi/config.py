@@ -31,7 +31,8 @@ from ssvi.enums import (
 COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")
 
 
-# Fields that decide where and how fast a run executes, not what it computes.
+# Fields that decide where and how fast a run executes, not what it computes: a run is the same
+# experiment with any of them (statistically; not bit for bit: kernels and random streams differ).
 EXECUTION_FIELDS = frozenset({"data_dir", "device", "channels_last", "compile"})
 
 
@@ -246,9 +247,10 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
 
 
 def run_identity(values: dict[str, Any]) -> dict[str, Any]:
-    """What decides a run's result, for hashing: ``values`` (a run config or part of one) without
-    the execution fields and without fields at their dataclass default, so that a field added
-    later with a default leaves the identity of existing runs unchanged."""
+    """What decides a run's result, for hashing: ``values`` (a fully resolved run config, e.g.
+    ``RunConfig.to_dict()``: a partial one leaves the dataset recipe's values implicit) without the
+    execution fields and without fields at their dataclass default, so that a field added later
+    with a default leaves the identity of existing runs unchanged."""
     defaults = {f.name: f.default for f in fields(RunConfig)}
     return {
         k: v

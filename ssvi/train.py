@@ -102,11 +102,12 @@ class Trainer:
         self.optimizer = self._build_optimizer()
         # Masks are graph inputs, so subspace updates do not recompile; a short last batch adds
         # one more graph (dynamic=False: two static shapes beat one dynamic graph).
-        self._compiled = (
-            torch.compile(self._loss_terms, mode=cfg.compile, dynamic=False)
-            if cfg.compile != "off"
-            else None
-        )
+        self._compiled = None
+        if cfg.compile != "off":
+            # Compiled code is cached per function across trainers: trials that share a process
+            # (Ray reuses actors) would fill the recompile limit and silently run eagerly.
+            torch._dynamo.reset()
+            self._compiled = torch.compile(self._loss_terms, mode=cfg.compile, dynamic=False)
         total = max(self.total_steps, 1)
         self.lr_schedule = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda t: 0.5 * (1.0 + math.cos(math.pi * min(t, total) / total))

@@ -241,6 +241,7 @@ def run(p: dict[str, Any], args: argparse.Namespace) -> int:
     import ray
     from ray import tune
 
+    from ssvi.config import EXECUTION_FIELDS
     from ssvi.data import SPLIT_SEED, load_dataset
     from studies.results import write_files
     from studies.trainable import run_trial
@@ -250,7 +251,11 @@ def run(p: dict[str, Any], args: argparse.Namespace) -> int:
     base = p["base"]
     data = load_dataset(base["dataset"], base["data_dir"], base["val_fraction"], SPLIT_SEED)
     trainable = tune.with_resources(
-        tune.with_parameters(run_trial, data=data),  # one copy in the object store
+        # the data: one copy in the object store; execution settings: this invocation's, also
+        # for the trials of a resumed study (Tuner.restore takes this trainable)
+        tune.with_parameters(
+            run_trial, data=data, execution={k: base[k] for k in sorted(EXECUTION_FIELDS)}
+        ),
         {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial},
     )
     common = {

@@ -39,8 +39,18 @@ class ReportToTune:
             tune.report(report, checkpoint=tune.Checkpoint.from_directory(folder))
 
 
-def run_trial(config: dict[str, Any], data: DatasetSplits | None = None) -> None:
-    """Train ``config["trial"]`` (a trial from studies.designs), resuming from Tune's checkpoint."""
+def run_trial(
+    config: dict[str, Any],
+    data: DatasetSplits | None = None,
+    execution: dict[str, Any] | None = None,
+) -> None:
+    """Train ``config["trial"]`` (a trial from studies.designs), resuming from Tune's checkpoint.
+
+    ``execution``: run-config fields that say where and how the trial runs (device, data_dir,
+    ...), taken from the invocation that runs it: a resumed study's trials keep the hyperparameters
+    they were planned with but run as the resuming command says (e.g. with other --gpus-per-trial).
+    """
+    execution = execution or {}
     started = time.perf_counter()
     trial = trial_of(config)
     finished = recorded_row(config.get("folder"), trial.get("trial_key"))
@@ -54,9 +64,10 @@ def run_trial(config: dict[str, Any], data: DatasetSplits | None = None) -> None
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:  # a retry after a failure, or a resumed study
         with checkpoint.as_directory() as folder:
-            trainer = Trainer.from_checkpoint(Path(folder) / CHECKPOINT, data, callbacks)
+            path = Path(folder) / CHECKPOINT
+            trainer = Trainer.from_checkpoint(path, data, callbacks, **execution)
     else:
-        trainer = Trainer(make_config(trial["run"]), data, callbacks)
+        trainer = Trainer(make_config({**trial["run"], **execution}), data, callbacks)
     trial_id = trial.get("trial_key") or tune.get_context().get_trial_id()
     if config.get("folder"):  # every row of the table can be re-run with `ssvi train --config`
         write_run_configs(config["folder"], {trial_id: trainer.cfg.to_dict()})

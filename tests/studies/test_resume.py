@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from tests.studies.conftest import study_env
 
@@ -52,7 +53,9 @@ def test_killed_driver_resumes_without_losing_or_repeating_trials(tmp_path) -> N
     done_before = pd.read_parquet(table)
     assert 4 <= len(done_before) < 36
 
-    proc = _start([*args, "--resume"], env, log)
+    # an execution setting may change on resume (here channels_last, which changes nothing for
+    # this MLP): the plan is the same, and the trials that run now run as this command says
+    proc = _start([*args, "--resume", "--set", "channels_last=true"], env, log)
     try:
         assert proc.wait(timeout=400) == 0, log.read_text()[-3000:]
     finally:
@@ -66,3 +69,10 @@ def test_killed_driver_resumes_without_losing_or_repeating_trials(tmp_path) -> N
     before = done_before.set_index("trial_id")["wall_time_s"]
     after = final.set_index("trial_id").loc[before.index, "wall_time_s"]
     assert (after == before).all(), pd.concat([before, after], axis=1)
+    configs = {
+        tid: yaml.safe_load((tmp_path / "killed" / "configs" / f"{tid}.yaml").read_text())
+        for tid in final["trial_id"]
+    }
+    assert not any(configs[tid]["channels_last"] for tid in before.index)
+    resumed = [tid for tid in final["trial_id"] if tid not in before.index]
+    assert resumed and all(configs[tid]["channels_last"] for tid in resumed)
