@@ -1,7 +1,8 @@
-"""GPU benchmark (about 6 minutes on one H100/H200): CIFAR ResNet-18 training throughput through the
-project's trainer, measured the ways a study can run it, against the 20,000 images/s per GPU target
-for the paper's recipe (batch 128, SSVI at density 0.1). Prints tables and one summary line last;
-record the output in benchmarks/RESULTS.md with the GPU model and the date.
+"""GPU benchmark: CIFAR ResNet-18 training throughput through the project's trainer, measured the
+ways a study can run it, against the 20,000 images/s per GPU target for the paper's recipe (batch
+128, SSVI at density 0.1). Estimated 5-10 minutes on one H100/H200 (not yet run on one; --parts
+runs a subset). Prints tables and one summary line last; record the output in
+benchmarks/RESULTS.md with the GPU model and the date.
 
 1. eager: deterministic, dense VI and SSVI at fp32/batch 128 (the paper's recipe), bf16 +
    channels_last at batch 128 and 512; SSVI's step-time overhead over dense VI.
@@ -12,6 +13,7 @@ record the output in benchmarks/RESULTS.md with the GPU model and the date.
 4. the time of one subspace update over all ResNet-18 weights.
 
     python benchmarks/gpu.py                          # needs CUDA
+    PYTHONPATH=. python benchmarks/gpu.py             # on a machine with torch but no install
     python benchmarks/gpu.py --parts eager,update     # a subset
     python benchmarks/gpu.py --quick --device cpu --model cnn   # smoke test of the script
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import multiprocessing as mp
+import queue
 import time
 from types import SimpleNamespace
 
@@ -39,6 +42,7 @@ COMPILED = [
     ("default", 512),
 ]  # mode, batch (bf16, NHWC)
 PARTS = ("eager", "compiled", "concurrent", "update")
+STARTUP_TIMEOUT = 600.0  # seconds for every concurrent trial to build (and compile) its model
 
 
 def synthetic(n_train: int, device: str) -> DatasetSplits:
@@ -57,10 +61,11 @@ def ssvi_trainer(
     return Trainer(cfg, data)
 
 
-def images_per_second(trainer: Trainer, seconds: float) -> float:
-    """Whole epochs for at least ``seconds`` after one warm-up epoch (which compiles)."""
-    trainer.train_epoch()
-    trainer.epoch += 1
+def images_per_second(trainer: Trainer, seconds: float, warm_up: bool = True) -> float:
+    """Whole epochs for at least ``seconds``, after one warm-up epoch (which compiles)."""
+    if warm_up:
+        trainer.train_epoch()
+        trainer.epoch += 1
     _sync(trainer.device)
     start, images = time.perf_counter(), 0
     while time.perf_counter() - start < seconds:
@@ -77,18 +82,35 @@ def _concurrent_trial(args: tuple, barrier, results) -> None:  # type: ignore[no
     trainer.train_epoch()  # warm-up and compilation, before the common start
     trainer.epoch += 1
     _sync(trainer.device)
-    barrier.wait()
-    results.put(images_per_second(trainer, seconds))
+    barrier.wait(timeout=STARTUP_TIMEOUT)  # a sibling that failed breaks the barrier
+    results.put(images_per_second(trainer, seconds, warm_up=False))
 
 
 def concurrent(n: int, args: tuple) -> float:
     """Summed images/s of ``n`` trials training at the same time in separate processes."""
     ctx = mp.get_context("spawn")  # CUDA needs spawned processes
     barrier, results = ctx.Barrier(n), ctx.Queue()
-    procs = [ctx.Process(target=_concurrent_trial, args=(args, barrier, results)) for _ in range(n)]
+    procs = [
+        ctx.Process(target=_concurrent_trial, args=(args, barrier, results), daemon=True)
+        for _ in range(n)
+    ]
     for p in procs:
         p.start()
-    rates = [results.get(timeout=900) for _ in procs]
+    rates: list[float] = []
+    deadline = time.monotonic() + STARTUP_TIMEOUT + 4 * args[-1] + 60
+    while len(rates) < n:
+        try:
+            rates.append(results.get(timeout=1.0))
+        except queue.Empty:
+            failed = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
+            if failed or time.monotonic() > deadline:
+                for p in procs:
+                    p.terminate()
+                raise SystemExit(
+                    f"concurrent trials: a process failed (exit codes {failed})"
+                    if failed
+                    else "concurrent trials: timed out"
+                ) from None
     for p in procs:
         p.join()
     return sum(rates)
@@ -156,8 +178,7 @@ def main() -> None:
     if "compiled" in parts:
         print(f"\n{'compiled (bf16+CL)':<22}{'batch':>6}{'SSVI 0.1':>10}{'compile s':>11}")
         for mode, batch in COMPILED:
-            torch._dynamo.reset()
-            trainer = ssvi_trainer(data, args.model, args.device, batch, mode)
+            trainer = ssvi_trainer(data, args.model, args.device, batch, mode)  # resets dynamo
             start = time.perf_counter()
             trainer.train_epoch()  # the first epoch compiles
             trainer.epoch += 1
@@ -166,6 +187,7 @@ def main() -> None:
             print(f"{mode:<22}{batch:>6}{rate:>10,.0f}{first:>11.0f}")
             if batch == 128:
                 best[f"compiled {mode}"] = rate
+            del trainer  # frees its CUDA graphs before the next mode compiles
 
     if "concurrent" in parts:
         mode = max(("default", "reduce-overhead"), key=lambda m: best.get(f"compiled {m}", 0.0))

@@ -20,6 +20,7 @@ from ssvi.enums import ForwardMode, MuInit, SigmaParam
 
 # Added to the pre-activation variance before the square root: keeps the gradient of sqrt finite.
 LRT_VARIANCE_EPS = 1e-16
+NHWC = torch.channels_last
 # Smallest sigma produced by the initialisation (|N(mean, spread^2)| can come out at ~0).
 MIN_INIT_SIGMA = 1e-8
 
@@ -116,19 +117,24 @@ class BayesLayer(nn.Module):
         with torch.no_grad():
             self.weight_mu.mul_(self.mask)
 
+    def _flat(self, t: Tensor) -> Tensor:
+        """``t`` flattened in the order the weights lie in memory, so that flattening a weight
+        is a view: NCHW, or N, H, W, C for channels_last convolution weights."""
+        w = self.weight_mu
+        if w.dim() == 4 and not w.is_contiguous() and w.is_contiguous(memory_format=NHWC):
+            return t.permute(0, 2, 3, 1).reshape(-1)
+        return t.reshape(-1)
+
     def _mask_forms(self, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-        """The mask as ``dtype`` and the flat indices of the active weights, recomputed only when
-        the mask changes: converting the bool mask on every pass is measurable on small models."""
+        """The mask as ``dtype`` and the indices of the active weights in :meth:`_flat` order,
+        recomputed only when the mask or the weights' layout changes: converting the bool mask on
+        every pass is measurable on small models."""
         assert self.mask is not None
-        cached = getattr(self, "_mask_cache", None)  # (source mask, its version, forms)
-        if (
-            cached is None
-            or cached[0] is not self.mask
-            or cached[1] != self.mask._version
-            or cached[2][0].dtype != dtype
-        ):
-            forms = (self.mask.to(dtype), self.mask.reshape(-1).nonzero().squeeze(1))
-            cached = (self.mask, self.mask._version, forms)
+        key = (self.mask._version, dtype, self.weight_mu.stride())
+        cached = getattr(self, "_mask_cache", None)  # (source mask, key, forms)
+        if cached is None or cached[0] is not self.mask or cached[1] != key:
+            forms = (self.mask.to(dtype), self._flat(self.mask).nonzero().squeeze(1))
+            cached = (self.mask, key, forms)
             self._mask_cache = cached
         return cached[2]
 
@@ -159,8 +165,8 @@ class BayesLayer(nn.Module):
             return (kl * self.mask.to(kl.dtype)).sum()
         # only the active weights: density x the work of the masked dense sum
         active = self._mask_forms(self.weight_mu.dtype)[1]
-        mu = self.weight_mu.reshape(-1)[active]
-        sigma = sigma_from_rho(self.weight_rho.reshape(-1)[active], self.sigma_param)
+        mu = self._flat(self.weight_mu)[active]
+        sigma = sigma_from_rho(self._flat(self.weight_rho)[active], self.sigma_param)
         return gaussian_kl_sum(mu, sigma, self.prior_std)
 
     def forward(self, x: Tensor) -> Tensor:

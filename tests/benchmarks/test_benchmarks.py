@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
@@ -31,5 +33,15 @@ def test_gpu_benchmark_script_runs_on_cpu() -> None:
     assert re.fullmatch(
         r"summary: paper's recipe \(batch 128, SSVI 0\.1, mlp\) on CPU: best [\d,]+ images/s per "
         r"GPU \(eager (fp32|bf16\+CL)\); misses the 20,000 target",
+        last,
+    ), last
+
+
+@pytest.mark.slow
+def test_gpu_benchmark_concurrent_trials_run_on_cpu() -> None:
+    last = run("gpu.py", "--quick", "--device", "cpu", "--model", "mlp", "--parts", "concurrent")
+    assert re.fullmatch(
+        r"summary: paper's recipe \(batch 128, SSVI 0\.1, mlp\) on CPU: best [\d,]+ images/s per "
+        r"GPU \([24] trials, compile off\); misses the 20,000 target",
         last,
     ), last

@@ -1,5 +1,7 @@
 """Bayesian layers: LRT against weight sampling, KL against torch.distributions, conversion."""
 
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -91,6 +93,19 @@ def test_kl_and_its_gradients_against_torch_distributions(masked: bool, param: s
     torch.testing.assert_close(got, expected, rtol=1e-12, atol=0)
     torch.testing.assert_close(layer.weight_mu.grad, mu.grad, rtol=1e-12, atol=1e-15)
     torch.testing.assert_close(layer.weight_rho.grad, rho.grad, rtol=1e-12, atol=1e-15)
+
+
+def test_kl_of_a_channels_last_layer_reads_its_weights_in_place() -> None:
+    ref = _layer("conv", masked=True)
+    nhwc = copy.deepcopy(ref).to(memory_format=torch.channels_last)
+    assert not nhwc.weight_mu.is_contiguous()
+    assert nhwc._flat(nhwc.weight_mu).data_ptr() == nhwc.weight_mu.data_ptr()  # a view, no copy
+    got, expected = nhwc.kl(), ref.kl()
+    got.backward()
+    expected.backward()
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=0)
+    torch.testing.assert_close(nhwc.weight_mu.grad, ref.weight_mu.grad, rtol=1e-12, atol=0)
+    torch.testing.assert_close(nhwc.weight_rho.grad, ref.weight_rho.grad, rtol=1e-12, atol=0)
 
 
 def test_inactive_weights_contribute_nothing() -> None:
