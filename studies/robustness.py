@@ -243,10 +243,10 @@ def run(p: dict[str, Any], args: argparse.Namespace) -> int:
 
     from ssvi.config import EXECUTION_FIELDS
     from ssvi.data import SPLIT_SEED, load_dataset
-    from studies.results import write_files
+    from studies.resume import save_plan
     from studies.trainable import run_trial
 
-    write_files(p["folder"], {"plan.sha256": plan_digest(p).encode()})
+    save_plan(p)
     connect_ray(args.ray_address)
     base = p["base"]
     data = load_dataset(base["dataset"], base["data_dir"], base["val_fraction"], SPLIT_SEED)
@@ -338,10 +338,12 @@ def export_tuned(p: dict[str, Any], args: argparse.Namespace) -> None:
 
 # ---- 5. main ----------------------------------------
 def main(argv: list[str] | None = None) -> int:
+    from studies.resume import same_plan, study_exists
+
     args = parse_args(argv)
     try:
         p = plan(args)
-        exists = _study_exists(p)
+        exists = study_exists(p)
         if exists and not args.resume and not args.dry_run:
             raise StudyError(
                 f"study {p['folder']} exists: pass --resume to continue it, "
@@ -349,8 +351,12 @@ def main(argv: list[str] | None = None) -> int:
             )
         if args.resume and not exists:
             raise StudyError(f"--resume: no study at {p['folder']}")
-        if args.resume and not args.dry_run:
-            check_same_plan(p)
+        if args.resume and not args.dry_run and not same_plan(p):
+            raise StudyError(
+                f"--resume: the options differ from those that started {p['folder']} (preset, "
+                "design, --seeds, --set, --base, --oat-all, --tune-trials must be the same), or a "
+                "version of ssvi that plans other trials started it"
+            )
     except StudyError as err:
         print(f"robustness: error: {err}", file=sys.stderr)
         return 2
@@ -369,41 +375,6 @@ def tune_loggers(args: argparse.Namespace) -> list[Any]:
     os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"  # Tune's switch: only those given here
     loggers = [CSVLoggerCallback(), JsonLoggerCallback()]
     return [*loggers, TBXLoggerCallback()] if args.tensorboard else loggers
-
-
-def plan_digest(p: dict[str, Any]) -> str:
-    """A hash of everything that decides which trials a study runs."""
-    import hashlib
-    import json
-
-    from ssvi.config import run_identity
-
-    # runs by their identity: a study can be resumed from another checkout or data folder, or by
-    # a version of ssvi that added run-config fields (at their defaults)
-    trials = [{**t, "run": run_identity(t["run"])} for t in p["trials"]]
-    what = {"designs": p["designs"], "trials": trials, "tune_trials": p["tune_trials"]}
-    return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def check_same_plan(p: dict[str, Any]) -> None:
-    """--resume must continue the same study: trial ids are positions in the plan."""
-    from studies.results import read_file
-
-    saved = read_file(p["folder"], "plan.sha256")
-    if saved is not None and saved.decode().strip() != plan_digest(p):
-        raise StudyError(
-            f"--resume: the options differ from those that started {p['folder']} (preset, design, "
-            "--seeds, --set, --base, --oat-all, --tune-trials must be the same), or a version "
-            "of ssvi that plans other trials started it"
-        )
-
-
-def _study_exists(p: dict[str, Any]) -> bool:
-    from ray import tune
-
-    return tune.Tuner.can_restore(f"{p['storage']}/{p['name']}") or any(
-        tune.Tuner.can_restore(f"{p['storage']}/{p['name']}-tune-{m}") for m in ("ssvi", "dense_vi")
-    )
 
 
 if __name__ == "__main__":

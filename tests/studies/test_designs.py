@@ -87,7 +87,7 @@ def test_config_id_ignores_seed_density_and_execution_settings() -> None:
 
 
 def test_plan_digest_survives_a_new_default_field_and_another_data_folder() -> None:
-    from studies.robustness import plan_digest
+    from studies.resume import plan_digest
 
     p = plan(parse_args(["--design", "grid,oat"]))
     older = {**p, "trials": [dict(t, run=dict(t["run"])) for t in p["trials"]]}

@@ -1,0 +1,41 @@
+"""A study on disk across invocations: does it exist, and does ``--resume`` continue the same plan
+(trial ids are positions in the plan, so a resumed study must plan exactly the same trials)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from ssvi.config import run_identity
+from studies.results import read_file, write_files
+
+PLAN_FILE = "plan.sha256"
+
+
+def plan_digest(p: dict[str, Any]) -> str:
+    """A hash of everything that decides which trials a study runs."""
+    # runs by their identity: a study can be resumed from another checkout or data folder, or by
+    # a version of ssvi that added run-config fields (at their defaults)
+    trials = [{**t, "run": run_identity(t["run"])} for t in p["trials"]]
+    what = {"designs": p["designs"], "trials": trials, "tune_trials": p["tune_trials"]}
+    return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def save_plan(p: dict[str, Any]) -> None:
+    write_files(p["folder"], {PLAN_FILE: plan_digest(p).encode()})
+
+
+def same_plan(p: dict[str, Any]) -> bool:
+    """False when the study folder holds the digest of another plan (True when it holds none)."""
+    saved = read_file(p["folder"], PLAN_FILE)
+    return saved is None or saved.decode().strip() == plan_digest(p)
+
+
+def study_exists(p: dict[str, Any]) -> bool:
+    """Whether Tune has an experiment of this study (its grid/oat/random one or a tune one)."""
+    from ray import tune
+
+    return tune.Tuner.can_restore(f"{p['storage']}/{p['name']}") or any(
+        tune.Tuner.can_restore(f"{p['storage']}/{p['name']}-tune-{m}") for m in ("ssvi", "dense_vi")
+    )
