@@ -183,7 +183,7 @@ def main() -> None:
             trainer.train_epoch()  # the first epoch compiles
             trainer.epoch += 1
             first = time.perf_counter() - start
-            rate = images_per_second(trainer, seconds)
+            rate = images_per_second(trainer, seconds, warm_up=False)  # the first epoch warmed up
             print(f"{mode:<22}{batch:>6}{rate:>10,.0f}{first:>11.0f}")
             if batch == 128:
                 best[f"compiled {mode}"] = rate
