@@ -82,7 +82,7 @@ class RunConfig:
     # --- execution
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    precision: str = "fp32"  # fp32 | bf16 (autocast, CUDA only)
+    precision: str = "fp32"  # fp32 | bf16 (autocast: convolutions and matmuls in bf16)
     channels_last: bool = False  # NHWC memory format for convolutions (CUDA)
     compile: str = "off"  # torch.compile the step's forward (model, loss, KL): off | a torch mode
 

@@ -33,6 +33,14 @@ def test_throughput_prints_rates_ratios_and_sizes() -> None:
     ), last
 
 
+def test_precision_prints_paired_differences() -> None:
+    last = run("precision.py", "--model", "mlp", "--epochs", "1", "--seeds", "2")
+    interval = r"[+-]\d\.\d{4} \[[+-]\d\.\d{4}, [+-]\d\.\d{4}\]"
+    metrics = "; ".join(f"{m} {interval}" for m in ("accuracy", "NLL", "ECE", "OOD AUROC"))
+    verdict = "(no detectable difference|differs in .+)"
+    assert re.fullmatch(f"summary: bf16 - fp32 over 2 seeds: {metrics}; {verdict}", last), last
+
+
 def test_gpu_benchmark_script_runs_on_cpu() -> None:
     last = run("gpu.py", "--quick", "--device", "cpu", "--model", "mlp", "--parts", "eager,update")
     assert re.fullmatch(GPU_SUMMARY.format(how=r"eager (fp32|bf16\+CL)"), last), last

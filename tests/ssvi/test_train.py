@@ -116,16 +116,23 @@ def test_profile_flops_leaves_model_and_rng_untouched(digits) -> None:
     assert all(torch.equal(before[k], v) for k, v in trainer.model.state_dict().items())
 
 
-def test_bf16_autocast_same_code_path_and_accuracy(digits) -> None:
-    # bf16 autocast (on CPU here; the same code path runs on CUDA) must not change what is learned
-    def run(precision: str) -> float:
-        cfg = make_config({"epochs": 5, "eval_samples": 2, "precision": precision})
+def test_bf16_autocast_learns_what_fp32_learns(digits) -> None:
+    # bf16 autocast (on CPU here; the same code path runs on CUDA) must not change what is learned,
+    # calibration included: seeds paired, the mean difference within the fp32 seed-to-seed spread
+    # (at 5 epochs: SD 0.02 in NLL; `benchmarks/precision.py` measures it at 20 epochs)
+    def run(precision: str, seed: int) -> dict[str, float]:
+        cfg = make_config({"epochs": 5, "eval_samples": 2, "precision": precision, "seed": seed})
         result = Trainer(cfg, digits).fit()
         assert result.status == COMPLETED
-        return result.metrics["test_accuracy"]
+        return result.metrics
 
-    fp32, bf16 = run("fp32"), run("bf16")
-    assert bf16 >= 0.9 and abs(bf16 - fp32) <= 0.02
+    pairs = [(run("fp32", seed), run("bf16", seed)) for seed in range(3)]
+    for fp32, bf16 in pairs:
+        assert bf16["test_accuracy"] >= 0.9
+        assert abs(bf16["test_accuracy"] - fp32["test_accuracy"]) <= 0.02
+    for key in ("test_nll", "test_ece", "test_ood_auroc"):
+        shift = sum(bf16[key] - fp32[key] for fp32, bf16 in pairs) / len(pairs)
+        assert abs(shift) <= 0.02, (key, shift)
 
 
 def test_channels_last_with_subspace_updates(digits) -> None:
