@@ -8,8 +8,11 @@
 Deterministic: the same architecture trained by a plain loop (SGD, cross-entropy). Dense VI and
 SSVI: ``Trainer.train_epoch`` (LRT forward, KL, optimizer, and for SSVI masks, removal scoring and
 drop/grow updates every ``--update-interval`` steps). All three iterate the same GPU/CPU-resident
-synthetic data. Also prints the compact export size of each Bayesian model. One run measures all
-three, so the ratios are comparable even on a noisy machine. The last line is a summary.
+synthetic data. Also prints the compact export size of each Bayesian model, and the operators a
+Bayesian training step dispatches (views excluded, updates and gradient captures averaged in): on a
+GPU each launches at least one kernel, so when steps are launch-bound (eager, small batches) their
+count predicts step time on any device. One run measures all three, so the ratios are comparable
+even on a noisy machine. The last line is a summary.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import time
 
 import torch
 import torch.nn.functional as F
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from ssvi.batches import BatchIterator
 from ssvi.config import COMPILE_MODES, make_config
@@ -32,6 +36,29 @@ from ssvi.train import Trainer, resolve_device
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
+
+
+class OpCounter(TorchDispatchMode):
+    """Counts the aten operators dispatched inside it, except views (metadata only, no kernel)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        ret = func._schema.returns
+        if not (ret and ret[0].alias_info is not None and not ret[0].alias_info.is_write):
+            self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+def ops_per_step(trainer: Trainer) -> float:
+    """Operators per training step, averaged over one epoch (eager: a compiled step is a few
+    fused kernels and is not counted)."""
+    with OpCounter() as counter:
+        trainer.train_epoch()
+    trainer.epoch += 1
+    return counter.count / trainer.steps_per_epoch
 
 
 def deterministic(args: argparse.Namespace, data, device: torch.device) -> float:
@@ -62,14 +89,14 @@ def deterministic(args: argparse.Namespace, data, device: torch.device) -> float
     return args.epochs * len(data.train_y) / (time.perf_counter() - start)
 
 
-def bayesian_pair(args: argparse.Namespace, data, density: float) -> tuple[float, float, int, int]:
+def bayesian_pair(args: argparse.Namespace, data, density: float) -> dict[str, dict[str, float]]:
     """images/s of dense VI and SSVI, timed in alternating epochs (median of ``args.epochs``), so
-    that machine noise hits both alike; and their compact export sizes."""
+    that machine noise hits both alike; their compact export sizes and operators per step."""
 
     def build(d: float) -> Trainer:
         cfg = make_config({
             "dataset": "synthetic", "model": args.model, "density": d, "batch_size": args.batch_size,
-            "epochs": 2 * args.epochs + 2, "update_interval": args.update_interval,
+            "epochs": 2 * args.epochs + 3, "update_interval": args.update_interval,
             "device": args.device, "precision": args.precision, "channels_last": args.channels_last,
             "lr": 0.01, "compile": args.compile or "off",
         })  # fmt: skip
@@ -89,9 +116,14 @@ def bayesian_pair(args: argparse.Namespace, data, density: float) -> tuple[float
             times[key].append(time.perf_counter() - start)
             trainer.epoch += 1
     n = len(data.train_y)
-    rate = {k: n / statistics.median(v) for k, v in times.items()}
-    sizes = {k: len(export_bytes(t)) for k, t in trainers.items()}
-    return rate["dense"], rate["ssvi"], sizes["dense"], sizes["ssvi"]
+    return {
+        key: {
+            "rate": n / statistics.median(times[key]),
+            "bytes": len(export_bytes(trainer)),
+            "ops": float("nan") if args.compile else ops_per_step(trainer),
+        }
+        for key, trainer in trainers.items()
+    }
 
 
 def main() -> None:
@@ -123,7 +155,10 @@ def main() -> None:
         "synthetic", shape=shape, n_train=args.n_train, n_test=256, val_fraction=0.0
     ).to(device)
     det = deterministic(args, data, device)
-    dense, ssvi, dense_bytes, ssvi_bytes = bayesian_pair(args, data, args.density)
+    runs = bayesian_pair(args, data, args.density)
+    dense, ssvi = runs["dense"]["rate"], runs["ssvi"]["rate"]
+    dense_bytes, ssvi_bytes = int(runs["dense"]["bytes"]), int(runs["ssvi"]["bytes"])
+    dense_ops, ssvi_ops = runs["dense"]["ops"], runs["ssvi"]["ops"]
     name = (
         torch.cuda.get_device_name(device)
         if device.type == "cuda"
@@ -132,13 +167,21 @@ def main() -> None:
     print(f"device: {name}; model {args.model}, input {shape}, batch {args.batch_size}, {args.precision}"
           f"{', channels_last' if args.channels_last else ''}"
           f"{f', compiled ({args.compile})' if args.compile else ''}, torch {torch.__version__}")  # fmt: skip
-    print(f"{'run':<22}{'images/s':>12}{'vs deterministic':>18}{'export bytes':>14}")
-    print(f"{'deterministic':<22}{det:>12,.0f}{1.0:>18.2f}{'-':>14}")
-    print(f"{'dense VI':<22}{dense:>12,.0f}{dense / det:>18.2f}{dense_bytes:>14,}")
-    print(f"{f'SSVI density {args.density}':<22}{ssvi:>12,.0f}{ssvi / det:>18.2f}{ssvi_bytes:>14,}")
+    print(
+        f"{'run':<22}{'images/s':>12}{'vs deterministic':>18}{'export bytes':>14}{'ops/step':>10}"
+    )
+    print(f"{'deterministic':<22}{det:>12,.0f}{1.0:>18.2f}{'-':>14}{'-':>10}")
+    print(
+        f"{'dense VI':<22}{dense:>12,.0f}{dense / det:>18.2f}{dense_bytes:>14,}{dense_ops:>10,.0f}"
+    )
+    print(
+        f"{f'SSVI density {args.density}':<22}{ssvi:>12,.0f}{ssvi / det:>18.2f}{ssvi_bytes:>14,}"
+        f"{ssvi_ops:>10,.0f}"
+    )
     overhead = dense / ssvi - 1.0
+    ops = "" if args.compile else f"; operators per step {ssvi_ops / dense_ops - 1.0:+.1%}"
     print(f"summary: deterministic {det:,.0f}, dense VI {dense:,.0f}, SSVI {ssvi:,.0f} images/s; "
-          f"SSVI step-time overhead over dense VI {overhead:+.1%}; "
+          f"SSVI step-time overhead over dense VI {overhead:+.1%}{ops}; "
           f"SSVI/dense VI file size {ssvi_bytes / dense_bytes:.3f} (density {args.density})")  # fmt: skip
 
 

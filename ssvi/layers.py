@@ -44,10 +44,12 @@ def gaussian_kl(mu: Tensor, sigma: Tensor, prior_std: float) -> Tensor:
 
 
 def gaussian_kl_sum(mu: Tensor, sigma: Tensor, prior_std: float) -> Tensor:
-    """Sum of :func:`gaussian_kl` over all entries, in fewer passes over the weights:
-    (sum(sigma^2) + sum(mu^2)) / (2 prior_std^2) - sum(log sigma) + n (log prior_std - 1/2)."""
+    """Sum of :func:`gaussian_kl` over the n entries of ``sigma``, in fewer passes over the weights:
+    (sum(sigma^2) + sum(mu^2)) / (2 prior_std^2) - sum(log sigma) + n (log prior_std - 1/2).
+
+    ``mu`` may hold extra entries that are exactly zero (inactive weights): they add nothing."""
     squares = sigma.square().sum() + mu.square().sum()
-    const = mu.numel() * (math.log(prior_std) - 0.5)
+    const = sigma.numel() * (math.log(prior_std) - 0.5)
     return squares * (0.5 / prior_std**2) - torch.log(sigma).sum() + const
 
 
@@ -163,11 +165,11 @@ class BayesLayer(nn.Module):
         if torch.compiler.is_compiling():  # no data-dependent shapes in a compiled graph
             kl = gaussian_kl(self.weight_mu, self.sigma, self.prior_std)
             return (kl * self.mask.to(kl.dtype)).sum()
-        # only the active weights: density x the work of the masked dense sum
+        # sigma of the active weights only (density x the work of a masked sum); mu whole, since
+        # inactive mu are exactly zero: a gather fewer (three operators with its backward)
         active = self._mask_forms(self.weight_mu.dtype)[1]
-        mu = self._flat(self.weight_mu)[active]
         sigma = sigma_from_rho(self._flat(self.weight_rho)[active], self.sigma_param)
-        return gaussian_kl_sum(mu, sigma, self.prior_std)
+        return gaussian_kl_sum(self.weight_mu, sigma, self.prior_std)
 
     def forward(self, x: Tensor) -> Tensor:
         mu = self._mean_weight()

@@ -28,7 +28,8 @@ def test_throughput_prints_rates_ratios_and_sizes() -> None:
     last = run("throughput.py", "--model", "mlp", "--n-train", "512", "--epochs", "1")
     assert re.fullmatch(
         r"summary: deterministic [\d,]+, dense VI [\d,]+, SSVI [\d,]+ images/s; SSVI step-time "
-        r"overhead over dense VI [+-]\d+\.\d%; SSVI/dense VI file size 0\.\d+ \(density 0\.1\)",
+        r"overhead over dense VI [+-]\d+\.\d%; operators per step [+-]\d+\.\d%; SSVI/dense VI "
+        r"file size 0\.\d+ \(density 0\.1\)",
         last,
     ), last
 
