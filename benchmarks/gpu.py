@@ -5,7 +5,8 @@ runs a subset). Prints tables and one summary line last; record the output in
 benchmarks/RESULTS.md with the GPU model and the date.
 
 1. eager: deterministic, dense VI and SSVI at fp32/batch 128 (the paper's recipe), bf16 +
-   channels_last at batch 128 and 512; SSVI's step-time overhead over dense VI.
+   channels_last at batch 128 and 512; SSVI's step-time overhead over dense VI, and
+   how many more operators (kernel launches) its step dispatches.
 2. compiled: SSVI with `compile: default` and `compile: reduce-overhead` (CUDA graphs) at bf16 +
    channels_last, batch 128 and 512.
 3. concurrent: 2 and 4 SSVI trials (batch 128) sharing the GPU as separate processes, as a study
@@ -160,7 +161,7 @@ def main() -> None:
 
     if "eager" in parts:
         print(f"\n{'eager':<10}{'batch':>6}{'deterministic':>15}{'dense VI':>10}{'SSVI 0.1':>10}"
-              f"{'SSVI overhead':>15}")  # fmt: skip
+              f"{'SSVI overhead':>15}{'SSVI operators':>16}")  # fmt: skip
         for precision, cl, batch in EAGER:
             opts = SimpleNamespace(
                 model=args.model, batch_size=batch, epochs=1 if args.quick else 3, density=0.1,
@@ -168,10 +169,12 @@ def main() -> None:
                 compile=None,
             )  # fmt: skip
             det = deterministic(opts, data, torch.device(args.device))
-            dense, ssvi, _, _ = bayesian_pair(opts, data, 0.1)
+            runs = bayesian_pair(opts, data, 0.1)
+            dense, ssvi = runs["dense"]["rate"], runs["ssvi"]["rate"]
+            ops = runs["ssvi"]["ops"] / runs["dense"]["ops"] - 1  # per step, over dense VI's
             label = precision + ("+CL" if cl else "")
             print(f"{label:<10}{batch:>6}{det:>15,.0f}{dense:>10,.0f}{ssvi:>10,.0f}"
-                  f"{dense / ssvi - 1:>+15.1%}")  # fmt: skip
+                  f"{dense / ssvi - 1:>+15.1%}{ops:>+16.1%}")  # fmt: skip
             if batch == 128:
                 best[f"eager {label}"] = ssvi
 
