@@ -44,13 +44,15 @@ def paired_interval(deltas: list[float]) -> tuple[float, float, float]:
     return mean, mean - half, mean + half
 
 
-def run(base: dict, data, seed: int, precision: str) -> tuple[dict, float]:
+def run(base: dict, data, seed: int, precision: str) -> tuple[dict | None, float]:
+    """Test metrics of one run (None if it diverged) and its wall time."""
     cfg = make_config({**base, "seed": seed, "precision": precision})
     start = time.perf_counter()
     result = Trainer(cfg, data).fit()
     seconds = time.perf_counter() - start
     if result.status != COMPLETED:
         print(f"seed {seed} {precision}: {result.status} after {result.epochs_completed} epochs")
+        return None, seconds
     return result.metrics, seconds
 
 
@@ -89,11 +91,15 @@ def main() -> None:
     fp32: dict[str, list[float]] = {k: [] for k in METRICS}
     deltas: dict[str, list[float]] = {k: [] for k in METRICS}
     seconds = {"fp32": 0.0, "bf16": 0.0}
+    diverged: list[str] = []  # a seed whose run diverged in either precision has no pair
     for seed in range(args.seeds):
         a, seconds_a = run(base, data, seed, "fp32")
         b, seconds_b = run(base, data, seed, "bf16")
         seconds["fp32"] += seconds_a
         seconds["bf16"] += seconds_b
+        if a is None or b is None:
+            diverged.append(f"seed {seed} ({'fp32' if a is None else 'bf16'})")
+            continue
         for key in METRICS:
             fp32[key].append(a.get(key, float("nan")))
             deltas[key].append(b.get(key, float("nan")) - a.get(key, float("nan")))
@@ -102,9 +108,16 @@ def main() -> None:
         )
         print(f"seed {seed}: fp32 and bf16 - fp32: {shown}", flush=True)
 
-    print(
-        f"\n{'metric':<10} {'fp32 mean':>10} {'seed SD':>9} {'bf16 - fp32':>12} {'95% interval':>20}"
-    )
+    n, pairs = args.seeds, args.seeds - len(diverged)
+    print(f"time per run (training and evaluation): fp32 {seconds['fp32'] / n:.1f} s, "
+          f"bf16 {seconds['bf16'] / n:.1f} s")  # fmt: skip
+    left_out = f"; diverged, left out: {', '.join(diverged)}" if diverged else ""
+    if pairs < 2:
+        print(f"summary: bf16 - fp32: {pairs} of {n} seeds completed in both precisions, too few "
+              f"for an interval{left_out}")  # fmt: skip
+        return
+    print(f"\n{'metric':<10} {'fp32 mean':>10} {'seed SD':>9} {'bf16 - fp32':>12} "
+          f"{'95% interval':>20}")  # fmt: skip
     parts, differ = [], []
     for key, label in METRICS.items():
         mean, lo, hi = paired_interval(deltas[key])
@@ -113,14 +126,10 @@ def main() -> None:
             f"{mean:>+12.4f} {f'[{lo:+.4f}, {hi:+.4f}]':>20}"
         )
         parts.append(f"{label} {mean:+.4f} [{lo:+.4f}, {hi:+.4f}]")
-        if not lo <= 0.0 <= hi:
+        if lo > 0.0 or hi < 0.0:  # NaN (a metric the dataset lacks) is no evidence of a difference
             differ.append(label)
-    n = args.seeds
-    print(
-        f"time per run (training and evaluation): fp32 {seconds['fp32'] / n:.1f} s, bf16 {seconds['bf16'] / n:.1f} s"
-    )
     verdict = f"differs in {', '.join(differ)}" if differ else "no detectable difference"
-    print(f"summary: bf16 - fp32 over {n} seeds: {'; '.join(parts)}; {verdict}")
+    print(f"summary: bf16 - fp32 over {pairs} seeds: {'; '.join(parts)}; {verdict}{left_out}")
 
 
 if __name__ == "__main__":

@@ -137,9 +137,11 @@ class Trainer:
             {"params": rest, "lr": cfg.lr, "weight_decay": cfg.weight_decay},
             {"params": rho, "lr": cfg.lr_rho or cfg.lr, "weight_decay": 0.0},  # never decay rho
         ]
+        # foreach: one multi-tensor operator per group, not one per parameter (CUDA's default;
+        # the same numbers on CPU, bit for bit)
         if cfg.optimizer == "adam":
-            return torch.optim.Adam(groups)
-        return torch.optim.SGD(groups, momentum=cfg.momentum)
+            return torch.optim.Adam(groups, foreach=True)
+        return torch.optim.SGD(groups, momentum=cfg.momentum, foreach=True)
 
     # --- training ----------------------------------------
     def kl_beta(self, step: int) -> float:

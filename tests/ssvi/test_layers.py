@@ -95,6 +95,20 @@ def test_kl_and_its_gradients_against_torch_distributions(masked: bool, param: s
     torch.testing.assert_close(layer.weight_rho.grad, rho.grad, rtol=1e-12, atol=1e-15)
 
 
+def test_kl_ignores_inactive_mu_even_when_nonzero() -> None:
+    # inactive mu stay zero only if the optimizer's state of dropped weights is zeroed (an update
+    # called without the optimizer leaves momentum that moves them); the KL must not count them
+    layer = _layer("conv", masked=True)
+    assert layer.mask is not None
+    expected = layer.kl().detach()
+    with torch.no_grad():
+        layer.weight_mu[~layer.mask] = 0.3
+    got = layer.kl()
+    got.backward()
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=0)
+    assert (layer.weight_mu.grad[~layer.mask] == 0).all()
+
+
 def test_kl_of_a_channels_last_layer_reads_its_weights_in_place() -> None:
     ref = _layer("conv", masked=True)
     nhwc = copy.deepcopy(ref).to(memory_format=torch.channels_last)

@@ -118,8 +118,8 @@ def test_profile_flops_leaves_model_and_rng_untouched(digits) -> None:
 
 def test_bf16_autocast_learns_what_fp32_learns(digits) -> None:
     # bf16 autocast (on CPU here; the same code path runs on CUDA) must not change what is learned,
-    # calibration included: seeds paired, the mean difference within the fp32 seed-to-seed spread
-    # (at 5 epochs: SD 0.02 in NLL; `benchmarks/precision.py` measures it at 20 epochs)
+    # calibration included: seeds paired, the mean difference within about one fp32 seed SD at 5
+    # epochs (`benchmarks/precision.py --epochs 5 --seeds 6`: NLL 0.020, ECE 0.008, AUROC 0.023)
     def run(precision: str, seed: int) -> dict[str, float]:
         cfg = make_config({"epochs": 5, "eval_samples": 2, "precision": precision, "seed": seed})
         result = Trainer(cfg, digits).fit()
@@ -130,9 +130,9 @@ def test_bf16_autocast_learns_what_fp32_learns(digits) -> None:
     for fp32, bf16 in pairs:
         assert bf16["test_accuracy"] >= 0.9
         assert abs(bf16["test_accuracy"] - fp32["test_accuracy"]) <= 0.02
-    for key in ("test_nll", "test_ece", "test_ood_auroc"):
+    for key, tolerance in (("test_nll", 0.02), ("test_ece", 0.01), ("test_ood_auroc", 0.02)):
         shift = sum(bf16[key] - fp32[key] for fp32, bf16 in pairs) / len(pairs)
-        assert abs(shift) <= 0.02, (key, shift)
+        assert abs(shift) <= tolerance, (key, shift)
 
 
 def test_channels_last_with_subspace_updates(digits) -> None:
