@@ -78,7 +78,7 @@ def main() -> None:
         "eval_samples": args.eval_samples,
     }  # fmt: skip
     try:  # every field checked before the data is loaded
-        cfg = make_config(base).validate()
+        cfg = make_config(base)
         device = resolve_device(cfg.device)
     except (ConfigError, RuntimeError) as err:
         p.error(str(err))
