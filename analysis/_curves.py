@@ -14,9 +14,19 @@ from matplotlib.patches import Patch
 
 from analysis._design import RANDOM_DESIGNS, analysed_params, effect_rows, oat_params
 from analysis._load import prepare_results
-from analysis._schema import ARM, CATEGORICAL, LOG_SCALED, Metric, arm_label, resolve_metric
+from analysis._schema import (
+    ARM,
+    CATEGORICAL,
+    DENSE,
+    LOG_SCALED,
+    Metric,
+    arm_label,
+    resolve_metric,
+    ssvi_only,
+)
 from analysis._stats import marginal_effects
 from analysis._style import arm_color, log_ticks, new_figure, param_label
+from analysis._tuning import tuning_curves
 
 NCOLS = 4
 
@@ -63,7 +73,8 @@ def plot_marginal_effects(
 
     The band is a Student-t 95% interval of the mean over all trials at that value (seeds
     and the other hyperparameters). Numeric values of the random designs are binned
-    (quantile bins, log-spaced where the hyperparameter is log-scaled).
+    (quantile bins, log-spaced where the hyperparameter is log-scaled). Dense VI gets no curve
+    for the SSVI-only knobs.
 
     Args:
         df: results table.
@@ -77,8 +88,9 @@ def plot_marginal_effects(
     m = resolve_metric(metric)
     data = prepare_results(df)
     candidates = params or analysed_params(data)
+    only = ssvi_only(data)
     tables = {
-        p: marginal_effects(data, m, p, source=source)
+        p: _own_knobs(marginal_effects(data, m, p, source=source), p, only)
         for p in candidates
         if effect_rows(data, p, source) is not None
     }
@@ -93,6 +105,11 @@ def plot_marginal_effects(
         {},
         f"Marginal effect of each hyperparameter on {m.label} ({source} design)",
     )
+
+
+def _own_knobs(table: pd.DataFrame, param: str, only: frozenset[str]) -> pd.DataFrame:
+    """Drop dense VI's curve of a knob it does not have (its "effect" there is noise)."""
+    return table[table[ARM] != DENSE] if param in only else table
 
 
 def _figure(
@@ -128,9 +145,7 @@ def _figure(
         labels.append("base value")
     if any_div:
         handles.append(Line2D([], [], color="black", marker="x", ls="", markersize=8))
-        labels.append(
-            "some seeds diverged (" + ("at chance" if m.diverged_at_chance else "excluded") + ")"
-        )
+        labels.append("some seeds diverged (excluded from the mean)")
     fig.legend(
         handles,
         labels,
@@ -180,3 +195,50 @@ def _draw(
     ax.grid(alpha=0.3)
     ax.tick_params(labelsize="small")
     return diverged
+
+
+def plot_tuning_curves(
+    df: pd.DataFrame,
+    metrics: tuple[str, ...] = ("accuracy", "nll"),
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> Figure:
+    """Expected test value after tuning with ``k`` random configurations, one panel per metric.
+
+    Dodge et al. (EMNLP 2019): ``k`` configurations drawn from the random design, the best on
+    validation accuracy kept; line: its expected test value; band: 95% bootstrap interval over
+    configurations. A method that needs little tuning is flat from small ``k``.
+
+    Raises:
+        ValueError: no configuration of the random design was run by every method.
+    """
+    curves = {k: tuning_curves(df, k, n_boot=n_boot, seed=seed) for k in metrics}
+    if all(c.empty for c in curves.values()):
+        raise ValueError("no configuration of the random design was run by every method")
+    fig = new_figure(4.6 * len(metrics) + 0.4, 3.9)
+    axs = np.atleast_1d(fig.subplots(1, len(metrics), squeeze=False)[0])
+    for ax, (key, table) in zip(axs, curves.items(), strict=True):
+        m = resolve_metric(key)
+        for arm, part in table.groupby(ARM, sort=False):
+            color = arm_color(str(arm))
+            ax.plot(part["k"], part["expected"] * m.scale, color=color, lw=2,
+                    label=arm_label(str(arm)))  # fmt: skip
+            ax.fill_between(
+                part["k"], part["low"] * m.scale, part["high"] * m.scale, color=color,
+                alpha=0.2, lw=0,
+            )  # fmt: skip
+        n = int(table["n_configs"].max()) if not table.empty else 0
+        ax.set_xlabel(f"configurations tried, k (of {n} in the random design)", fontsize="small")
+        ax.set_ylabel(f"expected {m.axis_label()}", fontsize="small")
+        ax.set_xscale("log", base=2)
+        ax.xaxis.set_major_formatter("{x:.0f}")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize="small")
+    fig.suptitle(
+        "How much tuning does each method need? Test value of the configuration chosen on "
+        "validation accuracy among k random ones (band: 95% bootstrap interval; diverged runs "
+        "at chance)",
+        fontsize="small",
+        wrap=True,
+    )
+    return fig

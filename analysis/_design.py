@@ -7,9 +7,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis._schema import ARM, CATEGORICAL, HYPERPARAMETERS, LOG_SCALED, Metric, resolve_metric
+from analysis._schema import (
+    ARM,
+    CATEGORICAL,
+    DENSE,
+    HYPERPARAMETERS,
+    LOG_SCALED,
+    PAIRED_DESIGNS,
+    Metric,
+    resolve_metric,
+    ssvi_only,
+)
 
-RANDOM_DESIGNS = ("random", "tune")
+RANDOM_DESIGNS = ("random", "random_ssvi", "tune")
 MAX_LEVELS = 6  # numeric hyperparameters with more distinct values than this are binned
 N_BINS = 5
 
@@ -99,6 +109,55 @@ def _levels(values: pd.Series, param: str) -> pd.Series:
     scaled = np.log(values) if param in LOG_SCALED else values
     bins = pd.qcut(scaled, q=N_BINS, duplicates="drop")
     return values.groupby(bins, observed=True).transform("median")
+
+
+def shared_rows(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The rows that compare SSVI with dense VI on the hyperparameters both have.
+
+    Rows of the paired designs (grid, oat, random) whose SSVI-only hyperparameters are at the
+    reference values: those of the default configuration (``is_default``), else the most common
+    ones. Configurations that vary an SSVI-only hyperparameter (tables planned before the random
+    design kept those at their base values) are left out: dense VI ignores those knobs, so such
+    a pair would credit SSVI's own sensitivity to the shared ones.
+
+    Returns:
+        ``(rows, excluded)``: the rows, and the ids of configurations left out.
+    """
+    paired = df[df["design"].isin(PAIRED_DESIGNS)]
+    knobs = [p for p in HYPERPARAMETERS if p in ssvi_only(df) and p in df.columns]
+    both = set(paired.loc[paired["method"] == DENSE, "config_id"]) & set(
+        paired.loc[paired["method"] != DENSE, "config_id"]
+    )
+    candidates = paired[paired["config_id"].isin(both)]
+    if candidates.empty or not knobs:
+        return paired, []
+    configs = candidates.drop_duplicates("config_id").set_index("config_id")
+    configs = configs[knobs + ["is_default"]]
+    defaults = configs[configs["is_default"]]
+    keys = configs[knobs].astype(str).agg("|".join, axis=1)
+    reference = keys[defaults.index[0]] if not defaults.empty else keys.value_counts().idxmax()
+    excluded = sorted(keys.index[keys != reference])
+    return paired[~paired["config_id"].isin(excluded)], excluded
+
+
+def ssvi_only_rows(df: pd.DataFrame, param: str) -> pd.DataFrame | None:
+    """SSVI's one-at-a-time sweep of an SSVI-only hyperparameter, with a ``level`` column.
+
+    The sweep's points and the base configuration, SSVI rows only; a ``density`` sweep spans
+    several arms (its level is the density), the others stay in the arm of the sweep.
+    """
+    sweep = df[(df["design"] == "oat") & (df["method"] != DENSE)]
+    points = sweep[sweep["oat_param"] == param]
+    if points.empty:
+        return None
+    arms = set(points[ARM]) if ARM in df.columns else set()
+    base = sweep[sweep["oat_param"] == "base"]
+    if param != "density" and arms:
+        base = base[base[ARM].isin(arms)]
+    rows = pd.concat([base, points])
+    if rows[param].nunique() < 2:
+        return None
+    return rows.assign(level=rows[param])
 
 
 def analysed_params(df: pd.DataFrame) -> list[str]:

@@ -9,28 +9,38 @@ import numpy as np
 import pandas as pd
 
 from analysis._design import RANDOM_DESIGNS, varied
-from analysis._load import prepare_results
+from analysis._load import prepare_results, score_at_chance
+from analysis._pairs import pair_all
 from analysis._schema import (
     ARM,
     CATEGORICAL,
+    DENSE,
     HYPERPARAMETERS,
     INTEGER,
     LOG_SCALED,
     Metric,
+    arm_label,
     resolve_metric,
     sort_arms,
+    ssvi_only,
 )
+from analysis._variance import components, summarize
 
 EVALUATORS = {
     "fanova": "fANOVA (optuna FanovaImportanceEvaluator: share of the variance explained)",
     "ped_anova": "PED-ANOVA (optuna PedAnovaImportanceEvaluator: importance for reaching the "
-    "top 10% of trials)",
+    "top 10% of configurations)",
 }
-MIN_TRIALS = 20
+# Fewest configurations for an identifiable importance, per evaluator. Measured with one
+# hyperparameter that matters and three that do not (the local study's surface): fANOVA gives
+# the three irrelevant ones a median 37% of the importance at 12 configurations, 12% at 20 and
+# 10% at 30; PED-ANOVA, which looks at the top 10% only, needs that top to hold 5 configurations.
+MIN_CONFIGS = {"fanova": 20, "ped_anova": 50}
+N_BOOT = 20  # bootstrap resamples of the configurations, for the intervals
 
 
 class NotEnoughTrialsError(ValueError):
-    """Too few trials, or no varied hyperparameter, for an importance analysis."""
+    """Too few configurations, or no varied hyperparameter, for an importance analysis."""
 
 
 def importance(
@@ -38,75 +48,125 @@ def importance(
     metric: str | Metric = "accuracy",
     evaluator: str = "fanova",
     designs: tuple[str, ...] | None = RANDOM_DESIGNS,
-    min_trials: int = MIN_TRIALS,
+    min_configs: int | None = None,
     seed: int = 0,
     n_trees: int = 32,
+    n_boot: int = N_BOOT,
 ) -> pd.DataFrame:
-    """Importance of each varied hyperparameter for the metric, per arm.
+    """Importance of each varied hyperparameter for the metric, per arm and design, with a
+    bootstrap interval over configurations.
 
-    Every trial (row) becomes a finished optuna trial (its hyperparameters with log-scaled
-    float/int distributions for ``kl_weight``, ``init_sigma``, ``prior_std``, ``lr``,
-    ``update_interval``, categorical ones for ``removal``/``addition``, and the metric as its
-    value; the study's direction follows the metric) and
-    ``optuna.importance.get_param_importances`` evaluates them, normalised to sum to 1.
+    Each configuration (its metric averaged over seeds; diverged runs scored at chance, so a
+    knob that makes runs diverge counts as important) becomes a finished optuna trial, with
+    log-scaled distributions for ``kl_weight``, ``init_sigma``, ``prior_std``, ``lr``,
+    ``update_interval`` and categorical ones for ``removal``/``addition``; the study's
+    direction follows the metric; ``optuna.importance.get_param_importances`` evaluates them,
+    normalised to sum to 1. Each design is analysed on its own (the ``random`` design samples
+    the shared knobs, ``random_ssvi`` SSVI's own ones), and dense VI only ever gets the knobs it
+    has. ``low``/``high``: 2.5 and 97.5 percentiles over ``n_boot`` resamples of the
+    configurations.
 
     - ``fanova``: ``FanovaImportanceEvaluator`` (Hutter et al., ICML 2014): the share of the
-      metric's variance, under a random forest fitted to the trials, that each
+      metric's variance, under a random forest fitted to the configurations, that each
       hyperparameter explains on its own.
     - ``ped_anova``: ``PedAnovaImportanceEvaluator`` (Watanabe et al., IJCAI 2023): how much
-      each hyperparameter's distribution in the top 10% of trials differs from all trials.
+      each hyperparameter's distribution in the top 10% differs from all configurations.
 
     Args:
         df: results table (raw or prepared).
         metric: metric key or test_* column.
         evaluator: ``fanova`` or ``ped_anova``.
-        designs: designs whose trials to use (default: the random designs, whose joint
-            sampling is what importance analyses assume); ``None`` for all.
-        min_trials: fewest trials per arm to attempt an analysis.
-        seed: random-forest seed (fANOVA).
+        designs: designs to analyse (default: the random designs); ``None`` for all rows as one.
+        min_configs: fewest configurations per arm and design (default ``MIN_CONFIGS``).
+        seed: random-forest and bootstrap seed.
         n_trees: random-forest size (fANOVA).
+        n_boot: bootstrap resamples for the intervals (0: none).
 
     Returns:
-        Rows ``arm``, ``param``, ``importance``, ``evaluator``, ``metric``, ``n_trials``.
+        Rows ``arm``, ``design``, ``param``, ``importance``, ``low``, ``high``, ``evaluator``,
+        ``metric``, ``n_configs``, ``config_share`` (share of the variance of the configuration
+        means that is not seed noise) and ``explained`` (``importance * config_share``: the
+        share each knob explains; importances sum to 1 even when no knob matters).
 
     Raises:
-        NotEnoughTrialsError: no arm has ``min_trials`` trials with a finite metric and at
-            least one varied hyperparameter.
+        NotEnoughTrialsError: no arm and design has ``min_configs`` configurations with a
+            finite metric and a varied hyperparameter: importance is not identifiable.
     """
     if evaluator not in EVALUATORS:
         raise ValueError(f"unknown evaluator {evaluator!r}; allowed: {', '.join(EVALUATORS)}")
     m = resolve_metric(metric)
-    data = prepare_results(df)
+    minimum = MIN_CONFIGS[evaluator] if min_configs is None else min_configs
+    data = score_at_chance(prepare_results(df))
+    only = ssvi_only(data)
     if designs is not None:
         data = data[data["design"].isin(designs)]
+    groups = data.groupby("design") if designs is not None else [("all", data)]
+    rng = np.random.default_rng(seed)
     rows: list[dict[str, Any]] = []
     reasons = []
-    for arm in sort_arms(data[ARM]):
-        trials = data[data[ARM] == arm].dropna(subset=[m.column])
-        params = varied(trials)
-        if len(trials) < min_trials or not params:
-            reasons.append(f"{arm}: {len(trials)} trials, {len(params)} varied hyperparameters")
-            continue
-        scores = _evaluate(trials, params, m, evaluator, seed, n_trees)
-        rows += [
-            {
-                "arm": arm,
-                "param": p,
-                "importance": v,
-                "evaluator": evaluator,
-                "metric": m.key,
-                "n_trials": len(trials),
-            }
-            for p, v in scores.items()
-        ]
+    for design, part in groups:
+        for arm in sort_arms(part[ARM]):
+            trials = part[part[ARM] == arm]
+            configs = trials.groupby("config_id").agg(
+                {**{p: "first" for p in HYPERPARAMETERS}, m.column: "mean"}
+            )
+            configs = configs.dropna(subset=[m.column])
+            knobs = [p for p in varied(configs) if arm != DENSE or p not in only]
+            if len(configs) < minimum or not knobs:
+                reasons.append(
+                    f"{arm_label(arm)}, {design} design: {len(configs)} configurations, "
+                    f"{len(knobs)} varied hyperparameters"
+                )
+                continue
+            point = _evaluate(configs, knobs, m, evaluator, seed, n_trees)
+            share = config_share(trials, m.column)
+            draws = [
+                _evaluate(configs.iloc[idx], knobs, m, evaluator, seed, max(8, n_trees // 2))
+                for idx in rng.integers(0, len(configs), size=(n_boot, len(configs)))
+            ]
+            for p, value in point.items():
+                boot = [d.get(p, 0.0) for d in draws]
+                low, high = np.percentile(boot, [2.5, 97.5]) if boot else (np.nan, np.nan)
+                rows.append(
+                    {
+                        "arm": arm,
+                        "design": design,
+                        "param": p,
+                        "importance": value,
+                        "low": float(low),
+                        "high": float(high),
+                        "config_share": share,
+                        "explained": value * share,
+                        "evaluator": evaluator,
+                        "metric": m.key,
+                        "n_configs": len(configs),
+                    }
+                )
     if not rows:
         where = f" in designs {list(designs)}" if designs is not None else ""
-        detail = "; ".join(reasons) or "no trials"
+        detail = "; ".join(reasons) or "no configurations"
         raise NotEnoughTrialsError(
-            f"importance needs at least {min_trials} trials with a finite {m.column} and a "
-            f"varied hyperparameter per method{where} ({detail})"
+            f"importance is not identifiable: {EVALUATORS[evaluator].split(' (')[0]} needs at "
+            f"least {minimum} configurations with a finite {m.column} and a varied "
+            f"hyperparameter per method{where} ({detail})"
         )
     return pd.DataFrame(rows)
+
+
+def config_share(trials: pd.DataFrame, column: str) -> float:
+    """Share of the variance of the configurations' seed-averaged values that is configuration
+    effect rather than seed noise (one-way random-effects ANOVA, clipped to [0, 1]; 1 when no
+    configuration has two seeds). Importances always sum to 1, even when no knob matters;
+    ``importance * config_share`` is the share of that variance each knob explains."""
+    arm = str(trials[ARM].iloc[0])
+    paired = pair_all(trials, (column,), (arm,), score_diverged=True)[column]
+    summary = summarize(paired.values)
+    if summary.df < 1 or summary.n_configs < 2:
+        return 1.0
+    config_var, seed_var = components(summary.mean, summary.within_ss, summary.n)
+    noise = float(seed_var[0]) * float(np.mean(1.0 / summary.n))
+    total = max(float(config_var[0]), 0.0) + noise
+    return float(np.clip(max(float(config_var[0]), 0.0) / total, 0.0, 1.0)) if total > 0 else 0.0
 
 
 def _distributions(trials: pd.DataFrame, params: list[str]) -> dict[str, Any]:
@@ -140,6 +200,8 @@ def _evaluate(
     dists = _distributions(trials, params)
     records = trials[params].to_dict("records")
     values = trials[m.column].to_numpy(dtype=float)
+    if np.ptp(values) == 0:  # a flat response: nothing to attribute
+        return dict.fromkeys(dists, 1.0 / len(dists))
     frozen = [
         optuna.trial.create_trial(params=_cast(record, dists), distributions=dists, value=v)
         for record, v in zip(records, values, strict=True)

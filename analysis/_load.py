@@ -136,18 +136,20 @@ def _check_values(df: pd.DataFrame, column: str, allowed: tuple[str, ...], sourc
 
 
 def prepare_results(df: pd.DataFrame, num_classes: int | None = None) -> pd.DataFrame:
-    """Make a table ready for the statistics: drop errored trials, score diverged ones.
+    """Make a table ready for the statistics: drop errored trials, set diverged runs apart.
 
-    A diverged run (``status == "diverged"``) is a result, not missing data: it is scored as
-    the uniform (chance-level) predictor — accuracy ``1/K``, NLL ``log K``, Brier ``1 - 1/K``,
-    OOD AUROC ``0.5`` — and its ECE is set to NaN (a uniform predictor is perfectly calibrated,
-    which would reward divergence). Rows with ``status == "error"`` are excluded; their count
-    is kept in ``df.attrs["excluded_errors"]``. Adds the ``arm`` column (``dense_vi`` or
-    ``ssvi@<density>``). Tables that already have an ``arm`` column are returned unchanged.
+    A diverged run (``status == "diverged"``) is an outcome of its own, not a value of a metric:
+    its metric values are set to NaN here, so that every spread statistic describes converged
+    runs, and the divergence rate is reported beside it. ``score_at_chance`` gives the other
+    view, diverged runs scored as the uniform predictor. Rows with ``status == "error"`` are
+    excluded; their count is kept in ``df.attrs["excluded_errors"]``. Adds the ``arm`` column
+    (``dense_vi`` or ``ssvi@<density>``) and a ``num_classes`` column (from the table, else from
+    the dataset name). Tables that already have an ``arm`` column are returned unchanged.
 
     Args:
         df: a table from ``load_results`` (or any frame with the contract's columns).
-        num_classes: number of classes K; inferred from ``dataset`` when ``None``.
+        num_classes: number of classes K, for tables without a ``num_classes`` column whose
+            dataset the analysis does not know.
 
     Raises:
         ResultsTableError: invalid table, or a dataset whose number of classes is unknown.
@@ -158,29 +160,45 @@ def prepare_results(df: pd.DataFrame, num_classes: int | None = None) -> pd.Data
     classes = _num_classes(table, num_classes)
     keep = table["status"] != "error"
     out = table[keep].copy()
-    classes = classes[keep.to_numpy()]
+    out["num_classes"] = classes[keep.to_numpy()]
     out[ARM] = [arm_name(m, d) for m, d in zip(out["method"], out["density"], strict=True)]
     div = (out["status"] == "diverged").to_numpy()
+    metric_columns = [c for c in out.columns if c.startswith(("test_", "val_"))]
+    out.loc[div, metric_columns] = np.nan
+    out.attrs = {
+        "excluded_errors": int((~keep).sum()),
+        "num_classes": sorted({int(k) for k in out["num_classes"]}),
+    }
+    return out.reset_index(drop=True)
+
+
+def score_at_chance(data: pd.DataFrame) -> pd.DataFrame:
+    """A prepared table whose diverged runs are scored as the uniform predictor.
+
+    Accuracy ``1/K``, NLL ``log K``, Brier ``1 - 1/K``, OOD AUROC ``0.5``; ECE and AUPR stay NaN
+    (a uniform predictor is perfectly calibrated, which would reward divergence). This is what
+    a tuner sees (a diverged configuration is a bad one) and the report's sensitivity analysis.
+    """
+    data = prepare_results(data)
+    out = data.copy()
+    div = (out["status"] == "diverged").to_numpy()
+    classes = out["num_classes"].to_numpy(dtype=float)
     chance = {
         "accuracy": 1.0 / classes,
         "nll": np.log(classes),
         "brier": 1.0 - 1.0 / classes,
         "ood_auroc": np.full(len(out), 0.5),
-        "ood_aupr": np.full(len(out), np.nan),
-        "ece": np.full(len(out), np.nan),
     }
     for name, values in chance.items():
         for col in (f"test_{name}", f"val_{name}", f"test_{name}_mean_weights"):
             if col in out.columns:
                 out.loc[div, col] = values[div]
-    out.attrs = {
-        "excluded_errors": int((~keep).sum()),
-        "num_classes": sorted({int(k) for k in classes}),
-    }
-    return out.reset_index(drop=True)
+    return out
 
 
 def _num_classes(df: pd.DataFrame, num_classes: int | None) -> np.ndarray:
+    if "num_classes" in df.columns and df["num_classes"].notna().all():
+        return df["num_classes"].to_numpy(dtype=float)
     if num_classes is not None:
         if num_classes < 2:
             raise ResultsTableError(f"num_classes must be at least 2, got {num_classes}")

@@ -73,8 +73,7 @@ def plot_heatmaps(
     assert image is not None
     fig.colorbar(image, ax=list(axs), label=m.axis_label(), shrink=0.9)
     fig.suptitle(
-        f"{m.title} on the grid, mean over seeds (red frame: some seeds diverged; "
-        f"{m.diverged_note})",
+        f"{m.title} on the grid, mean over seeds (red frame: some seeds diverged, excluded)",
         fontsize="medium",
     )
     return fig
@@ -136,7 +135,10 @@ def plot_ecdf(df: pd.DataFrame, metric: str | Metric = "accuracy") -> Figure:
 
 
 def plot_importance(table: pd.DataFrame) -> Figure:
-    """Grouped bars of hyperparameter importance per method, one panel per evaluator.
+    """Importance of each hyperparameter per method, with bootstrap intervals.
+
+    One panel per (design, evaluator): the ``random`` design's shared knobs (both methods) and
+    the ``random_ssvi`` design's SSVI-only knobs (SSVI only) are separate samples.
 
     Args:
         table: output of ``importance`` (or several concatenated, e.g. one per evaluator)
@@ -144,37 +146,56 @@ def plot_importance(table: pd.DataFrame) -> Figure:
     """
     if table.empty:
         raise ValueError("empty importance table")
-    evaluators = [e for e in EVALUATORS if e in set(table["evaluator"])]
+    if "design" not in table.columns:
+        table = table.assign(design="random")
+    panels = [
+        (d, e)
+        for d in sorted(set(table["design"]))
+        for e in EVALUATORS
+        if ((table["design"] == d) & (table["evaluator"] == e)).any()
+    ]
     arms = sort_arms(table["arm"])
-    order = table.groupby("param")["importance"].max().sort_values().index.tolist()
-    fig = new_figure(4.6 * len(evaluators) + 0.4, 0.42 * len(order) * len(arms) / 2 + 2.2)
-    axs = np.atleast_1d(fig.subplots(1, len(evaluators), squeeze=False, sharey=True)[0])
+    most = max(table[table["design"] == d]["param"].nunique() for d, _ in panels)
+    fig = new_figure(4.8 * len(panels) + 0.6, 0.32 * most * len(arms) + 2.4)
+    axs = np.atleast_1d(fig.subplots(1, len(panels), squeeze=False)[0])
     height = 0.8 / len(arms)
-    for ax, evaluator in zip(axs, evaluators, strict=True):
-        part = table[table["evaluator"] == evaluator]
+    for ax, (design, evaluator) in zip(axs, panels, strict=True):
+        part = table[(table["design"] == design) & (table["evaluator"] == evaluator)]
+        order = part.groupby("param")["importance"].max().sort_values().index.tolist()
         for k, arm in enumerate(arms):
-            values = part[part["arm"] == arm].set_index("param")["importance"]
+            rows = part[part["arm"] == arm].set_index("param").reindex(order)
+            if rows["importance"].isna().all():
+                continue
+            # bars: the share of the configuration means' variance each knob explains (seed
+            # noise is the rest), so that knobs that do nothing stay short
+            share = rows["config_share"].to_numpy() if "config_share" in rows else 1.0
+            values = rows["importance"].to_numpy() * share
+            low, high = rows["low"].to_numpy() * share, rows["high"].to_numpy() * share
+            err = np.vstack([values - low, high - values])
             ax.barh(
                 np.arange(len(order)) + ((len(arms) - 1) / 2 - k) * height,  # 1st on top
-                values.reindex(order).fillna(0).to_numpy(),
+                values,
                 height=height,
+                xerr=np.clip(np.nan_to_num(err), 0, None),
+                capsize=2,
                 color=arm_color(arm),
                 label=arm_label(arm),
             )
         ax.set_yticks(range(len(order)), [PARAM_LABELS.get(p, p) for p in order])
-        ax.set_xlabel("importance (sums to 1 per method)")
+        ax.tick_params(axis="y", labelsize="small")
+        ax.set_xlabel("share of the variance of configuration means", fontsize="small")
+        n = int(part["n_configs"].max()) if "n_configs" in part else 0
         ax.set_title(
-            EVALUATORS[evaluator].split(" (")[0]
-            + ": "
-            + EVALUATORS[evaluator].split(": ", 1)[1].rstrip(")"),
+            f"{EVALUATORS[evaluator].split(' (')[0]}, {design} design ({n} configurations)",
             fontsize="small",
         )
+        ax.set_xlim(0, 1)
         ax.grid(axis="x", alpha=0.3)
-    axs[0].legend(loc="lower right", fontsize="small")
+        ax.legend(loc="lower right", fontsize="x-small")
     metric = resolve_metric(str(table["metric"].iloc[0]))
-    n = int(table["n_trials"].max())
     fig.suptitle(
-        f"Hyperparameter importance for {metric.label} (optuna; up to {n} trials per method)",
+        f"Hyperparameter importance for {metric.label}: optuna's importance x the share of "
+        "the variance that is not seed noise (95% bootstrap intervals over configurations)",
         fontsize="medium",
     )
     return fig
@@ -218,11 +239,7 @@ def plot_accuracy_vs_flops(df: pd.DataFrame, metric: str | Metric = "accuracy") 
     if (configs["n_diverged"] > 0).any():
         handles, labels = ax.get_legend_handles_labels()
         handles.append(Line2D([], [], marker="x", ls="", color="#444444"))
-        labels.append(
-            "some seeds diverged (at chance)"
-            if m.diverged_at_chance
-            else "some seeds diverged (excluded)"
-        )
+        labels.append("some seeds diverged (excluded from the mean)")
         ax.legend(handles, labels, fontsize="small")
     else:
         ax.legend(fontsize="small")

@@ -11,35 +11,35 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis import _report_text as text
-from analysis._compare import compare_methods
-from analysis._curves import plot_marginal_effects, plot_oat_curves
-from analysis._design import RANDOM_DESIGNS, analysed_params, grid_axes, oat_params, varied
+from analysis._curves import plot_marginal_effects, plot_oat_curves, plot_tuning_curves
+from analysis._design import (
+    RANDOM_DESIGNS,
+    analysed_params,
+    grid_axes,
+    oat_params,
+    shared_rows,
+    varied,
+)
 from analysis._document import Document
 from analysis._importance import EVALUATORS, NotEnoughTrialsError, importance
 from analysis._load import prepare_results
 from analysis._plots import plot_accuracy_vs_flops, plot_ecdf, plot_heatmaps, plot_importance
-from analysis._schema import (
-    ARM,
-    DEFAULT_METRICS,
-    SSVI_ONLY,
-    Metric,
-    arm_label,
-    resolve_metric,
-    sort_arms,
-)
+from analysis._schema import ARM, DEFAULT_METRICS, Metric, arm_label, resolve_metric, sort_arms
 from analysis._stats import (
+    divergence_table,
     marginal_effects,
     seed_vs_config_variance,
     sensitivity_summary,
     tunability,
 )
-from analysis._style import save_figure
+from analysis._style import fmt_setting, save_figure
+from analysis._tuning import near_best, tuning_curves
+from analysis._verdicts import COLUMNS, verdicts
 
 
 @dataclass
 class _Collected:
     tables: dict[str, list[pd.DataFrame]] = field(default_factory=dict)
-    comparisons: dict[str, pd.DataFrame] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def add(self, name: str, frame: pd.DataFrame) -> None:
@@ -50,7 +50,7 @@ def write_report(
     df: pd.DataFrame,
     out_dir: str | os.PathLike[str],
     metrics: tuple[str, ...] = DEFAULT_METRICS,
-    n_boot: int = 1000,
+    n_boot: int = 2000,
     seed: int = 0,
     num_classes: int | None = None,
     vector_format: str = "svg",
@@ -59,17 +59,19 @@ def write_report(
 
     Creates ``out_dir/report.md`` and a self-contained ``out_dir/report.html`` (figures
     embedded), ``out_dir/figures/*.png`` plus a vector copy (``svg`` or ``pdf``), and the
-    statistics as ``out_dir/tables/*.csv``. The report leads with the verdict per metric and
-    hyperparameter; which figures appear depends on the designs in the table (heatmaps need
-    a grid, sensitivity curves a one-at-a-time sweep, importance enough random trials).
+    statistics as ``out_dir/tables/*.csv``. The report opens with the answer (``verdicts``), one
+    sentence per metric; which figures appear depends on the designs in the table (heatmaps
+    need a grid, sensitivity curves a one-at-a-time sweep, tuning curves the random design,
+    importance enough random configurations).
 
     Args:
         df: results table (``load_results``) or a prepared one.
         out_dir: output folder (created).
         metrics: metric keys; metrics without any value in the table are skipped (noted).
-        n_boot: bootstrap resamples of ``compare_methods``.
-        seed: seed of the bootstrap and of fANOVA's forest.
-        num_classes: number of classes, for datasets the analysis does not know.
+        n_boot: bootstrap draws of the verdicts.
+        seed: seed of the bootstraps and of fANOVA's forest.
+        num_classes: number of classes, for tables without a ``num_classes`` column whose
+            dataset the analysis does not know.
         vector_format: ``svg`` or ``pdf``.
 
     Returns:
@@ -87,13 +89,20 @@ def write_report(
     got.notes += [
         f"{m.label} has no values in the table: skipped." for m in kept if m not in present
     ]
+    keys = tuple(m.key for m in present)
+    v = verdicts(data, seed=seed, n_boot=n_boot, metrics=keys) if keys else _no_verdicts()
+    chance = verdicts(data, seed=seed, n_boot=n_boot, metrics=keys, diverged="chance")
+    got.add("verdicts", v)
+    got.add("verdicts_diverged_at_chance", chance)
+    _, excluded = shared_rows(data)
     sections = Document("")
     for m in present:
-        _metric_section(
-            sections, got, data, m, n_boot, seed, figures, vector_format, first=m == present[0]
-        )
+        first = m == present[0]
+        _metric_section(sections, got, data, m, seed, figures, vector_format, first)
+        _importance(sections, got, data, m, seed, figures, vector_format, first)
     _cost_section(sections, data, figures, vector_format)
-    _lead(doc, data, got, df)
+    _lead(doc, data, v, df)
+    _verdict_section(doc, got, data, v, chance, excluded, df, seed, figures, vector_format)
     doc.blocks += sections.blocks
     doc.heading("Method")
     doc.bullets(text.method_notes(n_boot))
@@ -112,6 +121,10 @@ def write_report(
     return md
 
 
+def _no_verdicts() -> pd.DataFrame:
+    return pd.DataFrame(columns=COLUMNS)
+
+
 def _title(data: pd.DataFrame) -> str:
     study = ", ".join(sorted(set(data["study"]) - {""})) if "study" in data else ""
     return "Hyperparameter sensitivity of SSVI vs dense VI" + (f": {study}" if study else "")
@@ -122,12 +135,137 @@ def _save(fig: Figure, path: Path, vector_format: str) -> Path:
     return path.with_suffix(".png")
 
 
+def _lead(doc: Document, data: pd.DataFrame, v: pd.DataFrame, raw: pd.DataFrame) -> None:
+    """The answer first: one sentence per metric, then what the study ran."""
+    sentences = text.answer(v)
+    if sentences:
+        doc.paragraph(
+            "**Is SSVI less sensitive to its hyperparameters than dense VI?** "
+            + " ".join(sentences)
+        )
+    else:
+        arms = ", ".join(arm_label(a) for a in sort_arms(data[ARM]))
+        doc.paragraph(
+            "**No verdict**: no SSVI and dense VI runs share a configuration and seed "
+            f"(methods in the table: {arms}). The per-method statistics below still describe "
+            "each method's sensitivity."
+        )
+    seeds = data.groupby([ARM, "config_id"])["seed"].nunique()
+    datasets = ", ".join(sorted(set(data["dataset"])))
+    models = ", ".join(sorted(set(data["model"]))) if "model" in data else "?"
+    designs = ", ".join(sorted(set(data["design"])))
+    arms = ", ".join(arm_label(a) for a in sort_arms(data[ARM]))
+    doc.paragraph(
+        f"Dataset `{datasets}`, model `{models}`: {len(raw)} runs of "
+        f"{data['config_id'].nunique()} configurations ({text.seed_text(seeds)} each), designs "
+        f"{designs}; methods {arms}. Generated {dt.date.today().isoformat()} by "
+        "`python -m analysis.report`."
+    )
+
+
+def _verdict_section(
+    doc: Document,
+    got: _Collected,
+    data: pd.DataFrame,
+    v: pd.DataFrame,
+    chance: pd.DataFrame,
+    excluded: list[str],
+    raw: pd.DataFrame,
+    seed: int,
+    figures: Path,
+    fmt: str,
+) -> None:
+    doc.heading("Verdict")
+    doc.paragraph(
+        "Sensitivity = the *configuration SD*: how much the seed-averaged metric varies from "
+        "configuration to configuration once seed noise is removed. SSVI and dense VI are "
+        "compared on the same configurations of the hyperparameters both have, with the same "
+        "seeds; SSVI-only knobs are at their base values here and analysed further below. "
+        "A verdict (less / more) needs the Holm-adjusted p-value below 0.05 in its family; "
+        "for 'none', the last column gives the smallest difference the study would have "
+        "detected with 80% power."
+    )
+    doc.table(text.verdict_table(v, "sensitivity"))
+    doc.bullets(text.family_sentences(v, "sensitivity"))
+    doc.heading("Seed noise and divergence", 3)
+    doc.paragraph(
+        "Noisier runs or more divergence are different findings from more sensitivity: "
+        "they are compared here, in their own Holm family."
+    )
+    doc.table(text.verdict_table(v, "noise"))
+    doc.bullets(text.family_sentences(v, "noise"))
+    div = divergence_table(data)
+    got.add("divergence", div)
+    if (div["diverged"] > 0).any():
+        shown = div[div["diverged"] > 0]
+        doc.paragraph("Where runs diverged (per value of each hyperparameter a design varies):")
+        doc.table(_divergence_cells(shown))
+    own = v[v["family"] == "ssvi_only"]
+    if not own.empty:
+        doc.heading("SSVI's own knobs", 3)
+        doc.paragraph(
+            "Dense VI has no removal or addition criterion, update interval or drop fraction: "
+            "its sensitivity to them is zero by construction. SSVI's configuration SD along "
+            "each of its own one-at-a-time sweeps (only seeds vary) and across its SSVI-only "
+            "random sample, in their own Holm family; 'more' means SSVI is detectably "
+            "sensitive to the knob."
+        )
+        doc.table(text.verdict_table(v, "ssvi_only"))
+        doc.bullets(text.family_sentences(v, "ssvi_only"))
+    _tuning_section(doc, got, data, seed, figures, fmt)
+    rows = chance[(chance["family"] == "sensitivity") & (chance["scope"] == "overall")]
+    if not rows.empty and data["status"].eq("diverged").any():
+        doc.heading("Sensitivity analysis: diverged runs scored as chance", 3)
+        doc.paragraph(
+            "The same headline with every diverged run kept and scored as the uniform "
+            "predictor (accuracy 1/K, NLL log K, OOD AUROC 0.5; ECE still drops them): "
+            "divergence then counts as sensitivity."
+        )
+        doc.table(text.verdict_table(rows, "sensitivity"))
+    doc.heading("Caveats", 3)
+    doc.bullets(text.caveats(data, raw, v, excluded) + got.notes)
+
+
+def _divergence_cells(div: pd.DataFrame) -> pd.DataFrame:
+    out = div.assign(method=div["arm"].map(arm_label), value=div["level"].map(fmt_setting))
+    out["diverged"] = [
+        f"{d}/{n} ({d / n:.0%})" for d, n in zip(out["diverged"], out["runs"], strict=True)
+    ]
+    return out[["hyperparameter", "value", "method", "diverged", "source"]]
+
+
+def _tuning_section(
+    doc: Document, got: _Collected, data: pd.DataFrame, seed: int, figures: Path, fmt: str
+) -> None:
+    random_rows = data[data["design"] == "random"]
+    if random_rows.empty or random_rows[ARM].nunique() < 2:
+        return
+    doc.heading("How much tuning does each method need?", 3)
+    curves = pd.concat([tuning_curves(data, k, seed=seed) for k in ("accuracy", "nll")])
+    got.add("tuning_curves", curves)
+    near = near_best(data, seed=seed)
+    got.add("near_best", near)
+    if curves.empty:
+        doc.paragraph("No configuration of the random design was run by both methods.")
+        return
+    doc.figure(
+        _save(plot_tuning_curves(data, seed=seed), figures / "tuning_curves", fmt),
+        "Expected test accuracy and NLL of the configuration chosen on validation accuracy "
+        "among k configurations drawn at random from the random design (Dodge et al., 2019), "
+        "with 95% bootstrap bands over configurations; diverged runs at chance.",
+    )
+    doc.paragraph(
+        "Probability that a configuration drawn at random is within 1 accuracy point of the "
+        "best one of the random design (seed-averaged test accuracy, 95% bootstrap interval):"
+    )
+    doc.table(text.near_best_table(near))
+
+
 def _metric_section(
     doc: Document,
     got: _Collected,
     data: pd.DataFrame,
     m: Metric,
-    n_boot: int,
     seed: int,
     figures: Path,
     fmt: str,
@@ -136,28 +274,27 @@ def _metric_section(
     summary = sensitivity_summary(data, m)
     variance = seed_vs_config_variance(data, m)
     tun = tunability(data, m)
-    comp = compare_methods(data, m, n_boot=n_boot, seed=seed)
-    got.comparisons[m.key] = comp
     margins = [marginal_effects(data, m, p) for p in analysed_params(data)]
     for name, frame in (
         ("sensitivity_summary", summary),
         ("seed_vs_config_variance", variance),
         ("tunability", tun),
-        ("comparison", comp),
     ):
         got.add(name, frame.assign(metric=m.key))
     if margins:
         got.add("marginal_effects", pd.concat(margins).assign(metric=m.key))
     doc.heading(m.title)
-    doc.paragraph("Sensitivity across configurations (each configuration averaged over its seeds):")
+    doc.paragraph(
+        "Each method's spread across configurations (seed-averaged, converged runs). "
+        "'Paired' rows are the headline's configurations and seeds, the same for both "
+        "methods; 'all' rows count every configuration the method ran."
+    )
     doc.table(text.summary_table(summary, m))
-    doc.paragraph("Paired comparison, SSVI minus dense VI, with 95% bootstrap intervals:")
-    doc.table(text.comparison_table(comp, m))
     if grid_axes(data) is not None:
         doc.figure(
             _save(plot_heatmaps(data, m), figures / f"heatmap_{m.key}", fmt),
-            f"{m.title} over the grid design, one panel per method, one "
-            "colour scale; red frames mark cells where seeds diverged.",
+            f"{m.title} over the grid design, one panel per method, one colour scale; red "
+            "frames mark cells where seeds diverged (excluded from the mean).",
         )
     if oat_params(data):
         doc.figure(
@@ -174,15 +311,15 @@ def _metric_section(
     if first and not random_rows.empty and varied(random_rows):  # others: marginal_effects.csv
         doc.figure(
             _save(plot_marginal_effects(data, m), figures / f"marginal_{m.key}", fmt),
-            f"Marginal effect of each hyperparameter on {m.label} in the random design "
-            "(mean with 95% interval over seeds and the other hyperparameters).",
+            f"Marginal effect of each hyperparameter on {m.label} in the random designs "
+            "(mean with 95% interval over seeds and the other hyperparameters; no dense VI "
+            "curve for SSVI-only knobs).",
         )
     doc.heading("Seed noise against configuration effect", 3)
     doc.table(text.variance_table(variance, m))
     if not tun.empty:
         doc.heading("Tunability (regret of the default configuration)", 3)
         doc.table(text.tunability_table(tun, m))
-    _importance(doc, got, data, m, seed, figures, fmt)
 
 
 def _importance(
@@ -193,76 +330,44 @@ def _importance(
     seed: int,
     figures: Path,
     fmt: str,
+    first: bool,
 ) -> None:
-    doc.heading("Hyperparameter importance", 3)
-    tables = []
+    tables, skipped = [], []
     for evaluator in EVALUATORS:
         try:
             tables.append(importance(data, m, evaluator, seed=seed))
         except NotEnoughTrialsError as error:
-            doc.paragraph(f"Importance skipped: {error}.")
-            got.notes.append(f"Importance for {m.label} skipped: {error}.")
-            return
+            skipped.append(str(error))
+    if not tables:
+        if first:
+            got.notes.append(f"Hyperparameter importance is not drawn: {skipped[0]}.")
+        return
+    doc.heading("Hyperparameter importance", 3)
+    for reason in skipped:
+        doc.paragraph(f"Not drawn: {reason}.")
     table = pd.concat(tables, ignore_index=True)
     got.add("importance", table)
     doc.paragraph(
-        "Evaluators: " + "; ".join(EVALUATORS.values()) + ". Trials of the random "
-        "designs, one optuna trial per run. Most important: "
-        + text.importance_sentence(table[table["evaluator"] == "fanova"])
-        + " (fANOVA)."
+        "Evaluators: " + "; ".join(EVALUATORS.values()) + ". One optuna trial per "
+        "configuration of a random design. Most important (fANOVA, 95% bootstrap interval): "
+        + text.importance_sentence(table[table["evaluator"] == table["evaluator"].iloc[0]])
+        + "."
     )
     doc.figure(
         _save(plot_importance(table), figures / f"importance_{m.key}", fmt),
-        f"Importance of each hyperparameter for {m.label}, per method (left: fANOVA, "
-        "right: PED-ANOVA).",
+        f"Importance of each hyperparameter for {m.label}, per method and design, with 95% "
+        "bootstrap intervals over configurations.",
     )
 
 
 def _cost_section(doc: Document, data: pd.DataFrame, figures: Path, fmt: str) -> None:
+    m = resolve_metric("accuracy")
     if "train_flops" not in data.columns or data["train_flops"].isna().all():
+        return
+    if data[m.column].isna().all():
         return
     doc.heading("Accuracy against training cost")
     doc.figure(
         _save(plot_accuracy_vs_flops(data), figures / "accuracy_vs_flops", fmt),
         "Test accuracy against training FLOPs, one point per configuration and method.",
     )
-
-
-def _lead(doc: Document, data: pd.DataFrame, got: _Collected, raw: pd.DataFrame) -> None:
-    arms = [arm_label(a) for a in sort_arms(data[ARM])]
-    seeds = data.groupby([ARM, "config_id"])["seed"].nunique()
-    datasets = ", ".join(sorted(set(data["dataset"])))
-    models = ", ".join(sorted(set(data["model"]))) if "model" in data else "?"
-    designs = ", ".join(sorted(set(data["design"])))
-    doc.paragraph(
-        f"Dataset `{datasets}`, model `{models}`: {len(data)} trials of "
-        f"{data['config_id'].nunique()} configurations ({text.seed_text(seeds)} each), designs "
-        f"{designs}; methods {', '.join(arms)}. Generated {dt.date.today().isoformat()} by "
-        "`python -m analysis.report`."
-    )
-    doc.heading("Verdict")
-    doc.paragraph(
-        "Is SSVI less sensitive to its hyperparameters than dense VI? Headline "
-        "statistic: the standard deviation of the seed-averaged metric across "
-        "configurations, SSVI minus dense VI, paired by configuration and seed; a "
-        "verdict needs the 95% bootstrap interval to exclude zero."
-    )
-    bullets = text.verdict_bullets(got.comparisons)
-    if not bullets:
-        doc.paragraph(
-            "**No verdict**: no SSVI and dense VI trials share a configuration and seed "
-            f"(methods in the table: {', '.join(arms)}). The per-method statistics below "
-            "still describe each method's sensitivity."
-        )
-    doc.bullets(bullets)
-    table = text.hyperparameter_table(got.comparisons)
-    if not table.empty:
-        doc.paragraph(
-            "Per hyperparameter: effect = range of the mean metric over the "
-            "hyperparameter's values; cells give the verdict, SSVI minus dense VI "
-            "(accuracy in points) and its 95% interval. † SSVI-only hyperparameters "
-            f"({', '.join(sorted(SSVI_ONLY))}): dense VI's range there is noise."
-        )
-        doc.table(table)
-    doc.heading("Caveats", 3)
-    doc.bullets(text.caveats(data, raw) + got.notes)

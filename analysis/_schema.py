@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pandas as pd
+
 # Hyperparameters a study may vary, in the order figures and tables list them.
 HYPERPARAMETERS: tuple[str, ...] = (
     "kl_weight",
@@ -18,10 +20,14 @@ HYPERPARAMETERS: tuple[str, ...] = (
 LOG_SCALED = frozenset({"kl_weight", "init_sigma", "prior_std", "lr", "update_interval"})
 CATEGORICAL = frozenset({"removal", "addition"})
 INTEGER = frozenset({"update_interval"})
-# Dense VI has no subspace: these settings do not change what a dense VI run computes.
-SSVI_ONLY = frozenset({"removal", "addition", "update_interval", "alpha"})
+# Which hyperparameters mean nothing to dense VI is decided by ssvi (ssvi.config.SUBSPACE_FIELDS)
+# and written into every row by the study (column ``ssvi_only``). Tables written before that
+# column existed meant this set; tests check that it still equals ssvi's definition.
+SSVI_ONLY_COLUMN = "ssvi_only"
+LEGACY_SSVI_ONLY = frozenset({"removal", "addition", "update_interval", "alpha", "density"})
 
-DESIGNS = ("grid", "oat", "random", "tune")
+DESIGNS = ("grid", "oat", "random", "random_ssvi", "tune")
+PAIRED_DESIGNS = ("grid", "oat", "random")  # both methods run the same configurations and seeds
 METHODS = ("ssvi", "dense_vi")
 STATUSES = ("completed", "diverged", "stopped_early", "error")
 DENSE = "dense_vi"
@@ -41,6 +47,7 @@ STRING_COLUMNS = (
     "status",
     "node",
     "git_rev",
+    SSVI_ONLY_COLUMN,
 )
 
 # Columns that hold numbers (everything else in the contract is a string or, is_default, bool).
@@ -70,9 +77,11 @@ NUMERIC_COLUMNS: tuple[str, ...] = (
     "active_params",
     "model_bytes",
     "wall_time_s",
+    "num_classes",
 )
 
-# Number of classes of the datasets the project knows; others need num_classes=.
+# Number of classes of the datasets of tables without a ``num_classes`` column; others need
+# num_classes=.
 NUM_CLASSES = {"digits": 10, "digits5": 5, "cifar10": 10, "cifar100": 100, "svhn": 10, "mnist": 10}
 
 
@@ -89,7 +98,9 @@ class Metric:
         scale: multiplier for display (accuracy is shown in percent).
         unit: display unit after scaling.
         upper: largest possible value (the smallest is 0), for clipping intervals.
-        diverged_at_chance: diverged runs are scored at chance (else they are excluded).
+        chance_scored: a diverged run has a chance-level value (1/K, log K, ...) when diverged
+            runs are scored instead of excluded; ECE has none (a uniform predictor is
+            perfectly calibrated, which would reward divergence).
     """
 
     key: str
@@ -100,7 +111,7 @@ class Metric:
     scale: float = 1.0
     unit: str = ""
     upper: float | None = None
-    diverged_at_chance: bool = True
+    chance_scored: bool = True
 
     @property
     def title(self) -> str:
@@ -110,7 +121,7 @@ class Metric:
     @property
     def diverged_note(self) -> str:
         """How diverged runs enter this metric, for captions."""
-        return "diverged runs at chance" if self.diverged_at_chance else "diverged runs excluded"
+        return "diverged runs excluded, counted separately"
 
     def axis_label(self) -> str:
         """Axis label with unit and direction, e.g. ``test accuracy (%, higher is better)``."""
@@ -130,7 +141,7 @@ METRICS: dict[str, Metric] = {
     for m in (
         Metric("accuracy", "test_accuracy", "test accuracy", True, 0.01, 100.0, "%", 1.0),
         Metric("nll", "test_nll", "test NLL", False, 0.02, 1.0, "nats"),
-        Metric("ece", "test_ece", "test ECE", False, 0.01, upper=1.0, diverged_at_chance=False),
+        Metric("ece", "test_ece", "test ECE", False, 0.01, upper=1.0, chance_scored=False),
         Metric("ood_auroc", "test_ood_auroc", "OOD AUROC", True, 0.01, upper=1.0),
         Metric("brier", "test_brier", "test Brier score", False, 0.01, upper=2.0),
     )
@@ -151,6 +162,27 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
     + HYPERPARAMETERS
     + tuple(METRICS[k].column for k in DEFAULT_METRICS)
 )
+
+
+def ssvi_only(df: pd.DataFrame) -> frozenset[str]:
+    """The hyperparameters that do nothing to dense VI, as the table's ``ssvi_only`` column says
+    (comma-separated names); ``LEGACY_SSVI_ONLY`` for tables without the column."""
+    if SSVI_ONLY_COLUMN in df.columns:
+        names = {
+            name.strip()
+            for text in df[SSVI_ONLY_COLUMN].dropna().astype(str).unique()
+            for name in text.split(",")
+            if name.strip()
+        }
+        if names:
+            return frozenset(names)
+    return LEGACY_SSVI_ONLY
+
+
+def shared_params(df: pd.DataFrame) -> list[str]:
+    """Hyperparameters both methods have (``HYPERPARAMETERS`` order)."""
+    only = ssvi_only(df)
+    return [p for p in HYPERPARAMETERS if p not in only]
 
 
 def resolve_metric(metric: str | Metric) -> Metric:

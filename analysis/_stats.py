@@ -4,51 +4,35 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
-from analysis._design import config_table, default_config, effect_rows, same_except
-from analysis._load import prepare_results
-from analysis._schema import ARM, HYPERPARAMETERS, Metric, arm_density, resolve_metric, sort_arms
-
-# Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom (1.96 beyond).
-_T975 = (
-    12.706,
-    4.303,
-    3.182,
-    2.776,
-    2.571,
-    2.447,
-    2.365,
-    2.306,
-    2.262,
-    2.228,
-    2.201,
-    2.179,
-    2.160,
-    2.145,
-    2.131,
-    2.120,
-    2.110,
-    2.101,
-    2.093,
-    2.086,
-    2.080,
-    2.074,
-    2.069,
-    2.064,
-    2.060,
-    2.056,
-    2.052,
-    2.048,
-    2.045,
-    2.042,
+from analysis._design import (
+    config_table,
+    default_config,
+    effect_rows,
+    same_except,
+    shared_rows,
+    ssvi_only_rows,
 )
+from analysis._load import prepare_results
+from analysis._pairs import pair_all
+from analysis._schema import (
+    ARM,
+    DENSE,
+    HYPERPARAMETERS,
+    Metric,
+    arm_density,
+    resolve_metric,
+    shared_params,
+    sort_arms,
+    ssvi_only,
+)
+from analysis._variance import components, sd, summarize
 
 
 def t975(dof: int) -> float:
     """Two-sided 95% Student-t quantile for ``dof`` degrees of freedom (NaN for ``dof < 1``)."""
-    if dof < 1:
-        return float("nan")
-    return _T975[dof - 1] if dof <= len(_T975) else 1.96
+    return float(stats.t.ppf(0.975, dof)) if dof >= 1 else float("nan")
 
 
 def spread(values: np.ndarray, metric: Metric, tolerance: float) -> dict[str, float]:
@@ -75,14 +59,17 @@ def spread(values: np.ndarray, metric: Metric, tolerance: float) -> dict[str, fl
 def sensitivity_summary(
     df: pd.DataFrame, metric: str | Metric = "accuracy", tolerance: float | None = None
 ) -> pd.DataFrame:
-    """How much one method's outcome varies across configurations (seed-averaged).
+    """How much one method's outcome varies across configurations (seed-averaged, converged).
 
-    Per arm (dense VI, and SSVI at each density): best, median, worst, range, interquartile
-    range and standard deviation of the metric over configurations (each configuration's
-    value is its mean over seeds); the *robust fraction* (share of configurations within
-    ``tolerance`` of the arm's best); the divergence rate (share of trials that diverged);
-    and the regret of the default configuration, best minus default in the "better"
-    direction (tunability, Probst, Boulesteix and Bischl, JMLR 2019).
+    Two scopes per arm: ``paired``, the configurations and seeds the headline verdict compares
+    (the shared knobs, pairs where neither method diverged: the same count for both methods),
+    and ``all``, every configuration the arm ran (SSVI's includes the sweeps and samples of its
+    own knobs). Per arm and scope: best, median, worst, range, interquartile range and standard
+    deviation of the seed-averaged metric over configurations, the configuration SD (the same
+    with seed noise removed, as in the verdicts); the *robust fraction* (share of configurations
+    within ``tolerance`` of the arm's best); the divergence rate (share of runs that diverged);
+    and the regret of the default configuration, best minus default in the "better" direction
+    (tunability, Probst, Boulesteix and Bischl, JMLR 2019).
 
     Args:
         df: results table (raw from ``load_results`` or from ``prepare_results``).
@@ -91,35 +78,85 @@ def sensitivity_summary(
             0.01 = 1 point of accuracy).
 
     Returns:
-        One row per arm.
+        One row per (scope, arm).
     """
     m = resolve_metric(metric)
     tol = m.tolerance if tolerance is None else tolerance
     data = prepare_results(df)
-    configs = config_table(data, m)
+    shared, _ = shared_rows(data)
     rows = []
+    for arm in sort_arms(set(shared[ARM]) - {DENSE}):
+        paired = pair_all(shared, (m.column,), (arm, DENSE))[m.column]
+        if not paired.n_configs:
+            continue
+        summary = summarize(paired.values)
+        config_var, _ = components(summary.mean, summary.within_ss, summary.n)
+        ran = pd.Series(paired.config_ids)
+        for k, name in enumerate(paired.arms):
+            trials = shared[(shared[ARM] == name) & shared["config_id"].isin(ran)]
+            default = trials.loc[trials["is_default"], "config_id"].unique()
+            where = np.flatnonzero(np.isin(paired.config_ids, default))
+            rows.append(
+                _summary_row(
+                    "paired",
+                    name,
+                    m,
+                    tol,
+                    summary.mean[k],
+                    float(sd(config_var[k])),
+                    len(trials),
+                    float(paired.diverged[k].mean()),
+                    float(summary.mean[k][where[0]]) if where.size else float("nan"),
+                )  # fmt: skip
+            )
+    configs = config_table(data, m)
     for arm in sort_arms(configs[ARM]):
         arm_configs = configs[configs[ARM] == arm]
         trials = data[data[ARM] == arm]
-        stats = spread(arm_configs["value"].to_numpy(), m, tol)
         default = default_config(arm_configs)
-        default_value = float(default["value"]) if default is not None else float("nan")
-        sign = 1.0 if m.higher_is_better else -1.0
         rows.append(
-            {
-                "arm": arm,
-                "density": arm_density(arm),
-                "metric": m.key,
-                "n_configs": int(arm_configs["value"].notna().sum()),
-                "n_trials": len(trials),
-                **stats,
-                "tolerance": tol,
-                "divergence_rate": float(trials["status"].eq("diverged").mean()),
-                "default_value": default_value,
-                "default_regret": sign * (stats["best"] - default_value) + 0.0,  # no -0.0
-            }
+            _summary_row(
+                "all",
+                arm,
+                m,
+                tol,
+                arm_configs["value"].to_numpy(),
+                float("nan"),
+                len(trials),
+                float(trials["status"].eq("diverged").mean()),
+                float(default["value"]) if default is not None else float("nan"),
+            )  # fmt: skip
         )
     return pd.DataFrame(rows)
+
+
+def _summary_row(
+    scope: str,
+    arm: str,
+    m: Metric,
+    tol: float,
+    values: np.ndarray,
+    config_sd: float,
+    n_trials: int,
+    divergence: float,
+    default_value: float,
+) -> dict[str, object]:
+    stats_ = spread(values, m, tol)
+    sign = 1.0 if m.higher_is_better else -1.0
+    return {
+        "scope": scope,
+        "arm": arm,
+        "density": arm_density(arm),
+        "metric": m.key,
+        "n_configs": int(np.isfinite(values).sum()),
+        "n_trials": n_trials,
+        **stats_,
+        "config_sd": config_sd,
+        "tolerance": tol,
+        "divergence_rate": divergence,
+        "default_value": default_value,
+        "default_regret": sign * (stats_["best"] - default_value) + 0.0,  # no -0.0
+    }
 
 
 def seed_vs_config_variance(df: pd.DataFrame, metric: str | Metric = "accuracy") -> pd.DataFrame:
@@ -289,3 +326,39 @@ def marginal_effects(
     order = {a: i for i, a in enumerate(sort_arms(out[ARM]))}
     out = out.sort_values([ARM, "level"], key=lambda s: s.map(order) if s.name == ARM else s)
     return out[columns].reset_index(drop=True)
+
+
+def divergence_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Divergence per method and value of each hyperparameter a design varies.
+
+    Shared hyperparameters from their one-at-a-time sweep, grid or random design (the rows
+    ``effect_rows`` picks, SSVI-only knobs at their base values), SSVI-only ones from SSVI's
+    sweeps; plus an ``all`` row per arm over every run.
+
+    Returns:
+        Rows ``hyperparameter``, ``level``, ``arm``, ``runs``, ``diverged``, ``rate``,
+        ``source``.
+    """
+    data = prepare_results(df)
+    shared, _ = shared_rows(data)
+    parts = [
+        data.assign(level="", hyperparameter="all", source="all designs"),
+    ]
+    for param in shared_params(data):
+        found = effect_rows(shared, param)
+        if found is not None:
+            parts.append(found[0].assign(hyperparameter=param, source=found[1]))
+    for param in (*HYPERPARAMETERS, "density"):
+        if param in ssvi_only(data) and (rows := ssvi_only_rows(data, param)) is not None:
+            parts.append(rows.assign(hyperparameter=param, source="oat"))
+    columns = ["hyperparameter", "level", "arm", "runs", "diverged", "rate", "source"]
+    out = []
+    for part in parts:
+        grouped = part.assign(_div=part["status"].eq("diverged")).groupby(
+            ["hyperparameter", "level", ARM, "source"], sort=False
+        )["_div"]
+        table = pd.DataFrame({"runs": grouped.size(), "diverged": grouped.sum().astype(int)})
+        out.append(table.reset_index())
+    result = pd.concat(out, ignore_index=True)
+    result["rate"] = result["diverged"] / result["runs"]
+    return result[columns]

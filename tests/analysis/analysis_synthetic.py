@@ -1,17 +1,8 @@
-"""A synthetic study table that follows docs/results-table.md column for column.
-
-Designs grid (kl_weight x init_sigma), oat (around the reference configuration) and random,
-both methods, paired seeds, a few diverged rows. The response surface is made up: dense VI is
-more sensitive to kl_weight and lr, SSVI depends on the removal criterion.
-"""
+"""Hand-built results tables that follow docs/results-table.md column for column: give the
+columns a test cares about, the rest get neutral defaults (``truth.py`` draws whole studies)."""
 
 from __future__ import annotations
 
-import hashlib
-import math
-from typing import Any
-
-import numpy as np
 import pandas as pd
 
 BASE = {
@@ -23,16 +14,6 @@ BASE = {
     "alpha": 0.3,
     "removal": "snr_abs",
     "addition": "grad",
-}
-GRID = {"kl_weight": [1e-3, 1e-2, 1e-1, 1.0], "init_sigma": [1e-4, 6e-4, 3e-3]}
-OAT = {
-    "kl_weight": [1e-3, 1e-1],
-    "init_sigma": [1e-4, 3e-3],
-    "prior_std": [1e-3, 0.025],
-    "lr": [3e-3, 3e-2],
-    "update_interval": [50, 200],
-    "removal": ["mean", "snr"],
-    "addition": ["random"],
 }
 COLUMNS = [
     "study",
@@ -74,153 +55,9 @@ COLUMNS = [
     "wall_time_s",
     "node",
     "git_rev",
+    "ssvi_only",
+    "num_classes",
 ]
-
-
-def config_id(hp: dict[str, object]) -> str:
-    """Hash of the shared hyperparameters, as the studies part computes it."""
-    text = ",".join(f"{k}={hp[k]!r}" for k in sorted(hp))
-    return hashlib.sha1(text.encode()).hexdigest()[:12]
-
-
-def _configs(designs: tuple[str, ...], n_random: int, rng: np.random.Generator):
-    if "grid" in designs:
-        for kl in GRID["kl_weight"]:
-            for sigma in GRID["init_sigma"]:
-                yield "grid", "", {**BASE, "kl_weight": kl, "init_sigma": sigma}
-    if "oat" in designs:
-        yield "oat", "base", dict(BASE)
-        for param, values in OAT.items():
-            for value in values:
-                yield "oat", param, {**BASE, param: value}
-    if "random" in designs:
-        for _ in range(n_random):
-            yield (
-                "random",
-                "",
-                {
-                    "kl_weight": float(10 ** rng.uniform(-3, 0)),
-                    "init_sigma": float(10 ** rng.uniform(-4, math.log10(3e-3))),
-                    "prior_std": float(10 ** rng.uniform(-3, -1)),
-                    "lr": float(10 ** rng.uniform(-3, -1)),
-                    "update_interval": int(rng.choice([25, 50, 100, 200, 400])),
-                    "alpha": float(rng.uniform(0.1, 0.5)),
-                    "removal": str(rng.choice(["snr_abs", "snr", "mean", "e_abs"])),
-                    "addition": str(rng.choice(["grad", "random"])),
-                },
-            )
-
-
-def _accuracy(hp: dict[str, Any], ssvi: bool) -> float:
-    kl = math.log10(float(hp["kl_weight"]) / 0.01)
-    lr = math.log10(float(hp["lr"]) / 0.01)
-    sigma = math.log10(float(hp["init_sigma"]) / 6e-4)
-    if ssvi:
-        acc = 0.93 - 0.010 * kl**2 - 0.02 * lr**2 - 0.005 * sigma**2
-        acc -= {"mean": 0.04, "snr": 0.01}.get(str(hp["removal"]), 0.0)
-        acc -= 0.01 * (hp["addition"] == "random")
-        acc -= 0.005 * abs(math.log2(float(hp["update_interval"]) / 100))
-    else:
-        acc = 0.95 - 0.035 * kl**2 - 0.04 * lr**2 - 0.01 * sigma**2
-    return min(max(acc, 0.15), 0.99)
-
-
-def _diverged(hp: dict[str, Any], ssvi: bool, seed: int) -> bool:
-    kl, lr = float(hp["kl_weight"]), float(hp["lr"])
-    if not ssvi and kl >= 0.9 and float(hp["init_sigma"]) >= 3e-3:
-        return seed < 2
-    return lr > 0.06 and seed == 0
-
-
-def make_results(
-    seed: int = 0,
-    densities: tuple[float, ...] = (0.1,),
-    n_seeds: int = 3,
-    designs: tuple[str, ...] = ("grid", "oat", "random"),
-    n_random: int = 10,
-    dataset: str = "digits",
-) -> pd.DataFrame:
-    """Build the table: one row per (configuration, method/density, seed)."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for design, oat_param, hp in _configs(designs, n_random, rng):
-        cid = config_id(hp)
-        is_default = all(hp[k] == BASE[k] for k in BASE)
-        for density in (*densities, 1.0):
-            for s in range(n_seeds):
-                trial = {
-                    "design": design,
-                    "oat_param": oat_param,
-                    "hp": hp,
-                    "cid": cid,
-                    "is_default": is_default,
-                    "density": density,
-                    "seed": s,
-                    "dataset": dataset,
-                    "index": len(rows),
-                }
-                rows.append(_row(trial, rng))
-    return pd.DataFrame(rows, columns=COLUMNS)
-
-
-def _row(trial: dict[str, Any], rng: np.random.Generator) -> list[object]:
-    hp, density, seed = trial["hp"], trial["density"], trial["seed"]
-    ssvi = density < 1.0
-    diverged = _diverged(hp, ssvi, seed)
-    acc = _accuracy(hp, ssvi) + rng.normal(0, 0.006) - (0.02 if density < 0.08 else 0.0)
-    nll = 0.2 + 2.5 * (0.95 - acc) + rng.normal(0, 0.01)
-    ece = 0.02 + 0.3 * (0.95 - acc) + abs(rng.normal(0, 0.003))
-    auroc = 0.9 - 0.8 * (0.95 - acc) + rng.normal(0, 0.005)
-    nan = float("nan")
-    flops = 4e11 * (density if ssvi else 1.0) * (1.3 if ssvi else 1.0)
-    metrics = (
-        [nan] * 11
-        if diverged
-        else [
-            acc + rng.normal(0, 0.004),
-            nll,
-            ece,
-            0.1 + (0.95 - acc),
-            acc,
-            nll,
-            ece,
-            0.1 + (0.95 - acc),
-            auroc,
-            auroc - 0.05,
-            acc - 0.003,
-        ]
-    )
-    return [
-        "digits-robustness",
-        trial["design"],
-        trial["dataset"],
-        "mlp",
-        f"{trial['design']}_{trial['index']:05d}",
-        "ssvi" if ssvi else "dense_vi",
-        trial["cid"],
-        trial["oat_param"],
-        trial["is_default"],
-        density,
-        hp["kl_weight"],
-        hp["init_sigma"],
-        hp["removal"],
-        hp["addition"],
-        hp["update_interval"],
-        hp["alpha"],
-        hp["prior_std"],
-        hp["lr"],
-        seed,
-        "diverged" if diverged else "completed",
-        7 if diverged else 30,
-        *metrics,
-        flops * rng.uniform(0.98, 1.02),
-        2e5 * density,
-        int(50_000 * density) + 1_000,
-        int(400_000 * density) + 8_000,
-        float(rng.uniform(8, 12)),
-        "node-0",
-        "abc1234",
-    ]
 
 
 def build_table(records: list[dict[str, object]]) -> pd.DataFrame:
@@ -265,6 +102,8 @@ def build_table(records: list[dict[str, object]]) -> pd.DataFrame:
             "wall_time_s": 1.0,
             "node": "n",
             "git_rev": "r",
+            "ssvi_only": "removal,addition,update_interval,alpha,density",
+            "num_classes": float("nan"),  # from the dataset name
         }
         row.update(record)
         rows.append(row)

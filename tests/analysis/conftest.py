@@ -1,5 +1,6 @@
-"""Shared fixtures: a realistic synthetic study (designs grid, oat, random; both methods;
-3 seeds; a few diverged and errored trials) written as a study folder."""
+"""Shared fixtures: a study drawn from a known truth (the local preset's designs, both methods,
+3 seeds, SSVI diverging half of the time at KL weight 1, two errored runs) written as a study
+folder."""
 
 from __future__ import annotations
 
@@ -7,13 +8,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from analysis_synthetic import make_results
+from truth import World, make_table
+
+# 20 configurations in each random design: enough for an identifiable fANOVA importance
+STUDY = World(n_random=20, n_random_ssvi=20, diverge_above=1.0, diverge_rate=0.5)
 
 
 @pytest.fixture(scope="session")
 def study_table() -> pd.DataFrame:
-    """~220 rows following docs/results-table.md, with 2 trials that errored."""
-    table = make_results(seed=0)
+    """~310 rows following docs/results-table.md, with 2 runs that errored."""
+    table = make_table(STUDY, seed=2)
     errors = table.iloc[[0, 1]].copy()
     errors["trial_id"] = ["error_0", "error_1"]
     errors["status"] = "error"

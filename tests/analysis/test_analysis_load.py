@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from analysis_synthetic import COLUMNS, build_table
 
-from analysis import ResultsTableError, load_results, prepare_results
+from analysis import ResultsTableError, load_results, prepare_results, score_at_chance
 
 
 @pytest.mark.parametrize("name", ["", "results.parquet", "results.csv"])
@@ -65,7 +65,7 @@ def test_unknown_method_and_status(tmp_path: Path) -> None:
         prepare_results(build_table([{"status": "crashed"}]))
 
 
-def test_diverged_rows_scored_at_chance_and_errors_excluded() -> None:
+def test_diverged_rows_set_apart_or_scored_at_chance_and_errors_excluded() -> None:
     table = build_table(
         [
             {"seed": 0},
@@ -78,18 +78,32 @@ def test_diverged_rows_scored_at_chance_and_errors_excluded() -> None:
     assert len(data) == 3
     assert data.attrs["excluded_errors"] == 1
     assert list(data["arm"]) == ["ssvi@0.1", "ssvi@0.1", "dense_vi"]
+    assert list(data["num_classes"]) == [10, 10, 100]
     div = data[data["status"] == "diverged"]
+    # a diverged run's values (here a last NLL of 9) never enter a spread statistic
+    metrics = [c for c in data.columns if c.startswith(("test_", "val_"))]
+    assert div[metrics].isna().all().all()
+    assert data.loc[0, "test_accuracy"] == 0.5  # completed rows untouched
+    assert prepare_results(data) is data  # idempotent
+    scored = score_at_chance(data)
+    div = scored[scored["status"] == "diverged"]
     np.testing.assert_allclose(div["test_accuracy"], [0.1, 0.01])
     np.testing.assert_allclose(div["test_nll"], [math.log(10), math.log(100)])
     np.testing.assert_allclose(div["test_ood_auroc"], [0.5, 0.5])
     np.testing.assert_allclose(div["test_brier"], [0.9, 0.99])
     assert div["test_ece"].isna().all()
-    assert data.loc[0, "test_accuracy"] == 0.5  # completed rows untouched
-    assert prepare_results(data) is data  # idempotent
+    assert data[data["status"] == "diverged"]["test_accuracy"].isna().all()  # not modified
+
+
+def test_num_classes_column_wins_over_the_dataset_name() -> None:
+    table = build_table([{"dataset": "mnist1d-like", "status": "diverged"}]).assign(num_classes=4)
+    scored = score_at_chance(prepare_results(table))
+    assert scored["test_accuracy"].iloc[0] == 0.25
 
 
 def test_unknown_dataset_needs_num_classes() -> None:
     table = build_table([{"dataset": "imagenet", "status": "diverged"}])
     with pytest.raises(ResultsTableError, match="imagenet.*num_classes"):
         prepare_results(table)
-    assert prepare_results(table, num_classes=1000)["test_accuracy"].iloc[0] == 0.001
+    scored = score_at_chance(prepare_results(table, num_classes=1000))
+    assert scored["test_accuracy"].iloc[0] == 0.001

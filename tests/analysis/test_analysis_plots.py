@@ -49,11 +49,22 @@ def test_figure_functions(data: pd.DataFrame, tmp_path: Path, name: str, kwargs:
 
 
 def test_importance_figure(data: pd.DataFrame, tmp_path: Path) -> None:
-    table = pd.concat([importance(data, "accuracy", e) for e in ("fanova", "ped_anova")])
+    table = importance(data, "accuracy", "fanova", n_boot=5)
     fig = analysis.plot_importance(table)
-    assert len(fig.axes) == 2
-    assert "fANOVA" in fig.axes[0].get_title() and "PED-ANOVA" in fig.axes[1].get_title()
+    assert len(fig.axes) == 2  # the shared knobs' random design, SSVI's own knobs' one
+    titles = [ax.get_title() for ax in fig.axes]
+    assert "random design" in titles[0] and "random_ssvi design" in titles[1]
+    assert all("fANOVA" in t and "20 configurations" in t for t in titles)
+    labels = [t.get_text() for t in fig.axes[1].get_yticklabels()]
+    assert "removal criterion" in labels and "KL weight" not in labels
     check_image(fig, tmp_path / "importance")
+
+
+def test_tuning_curves_figure(data: pd.DataFrame, tmp_path: Path) -> None:
+    fig = analysis.plot_tuning_curves(data, n_boot=100)
+    assert len(fig.axes) == 2
+    assert len(fig.axes[0].get_lines()) == 2  # both methods
+    check_image(fig, tmp_path / "tuning")
 
 
 def test_heatmap_panels_share_colour_scale(data: pd.DataFrame) -> None:

@@ -16,7 +16,7 @@ from analysis.report import main
 @pytest.fixture(scope="module")
 def report_dir(study_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("report")
-    assert main([str(study_dir), "--out", str(out), "--n-boot", "200"]) == 0
+    assert main([str(study_dir), "--out", str(out), "--n-boot", "500"]) == 0
     return out
 
 
@@ -25,7 +25,11 @@ def test_report_files(report_dir: Path) -> None:
         assert (report_dir / name).stat().st_size > 1000
     tables = {p.name for p in (report_dir / "tables").glob("*.csv")}
     assert tables == {
-        "comparison.csv",
+        "verdicts.csv",
+        "verdicts_diverged_at_chance.csv",
+        "divergence.csv",
+        "tuning_curves.csv",
+        "near_best.csv",
         "importance.csv",
         "marginal_effects.csv",
         "seed_vs_config_variance.csv",
@@ -34,24 +38,30 @@ def test_report_files(report_dir: Path) -> None:
     }
     pngs = sorted((report_dir / "figures").glob("*.png"))
     kinds = {p.stem.split("_")[0] for p in pngs}
-    assert kinds >= {"heatmap", "oat", "ecdf", "marginal", "importance", "accuracy"}
+    assert kinds >= {"heatmap", "oat", "ecdf", "marginal", "importance", "accuracy", "tuning"}
     assert all(p.with_suffix(".svg").is_file() for p in pngs)
-    comparison = pd.read_csv(report_dir / "tables" / "comparison.csv")
-    assert set(comparison["metric"]) == {"accuracy", "nll", "ece", "ood_auroc"}
+    v = pd.read_csv(report_dir / "tables" / "verdicts.csv")
+    assert set(v["metric"]) == {"accuracy", "nll", "ece", "ood_auroc", "divergence"}
+    assert set(v["family"]) == {"sensitivity", "noise", "ssvi_only"}
 
 
-def test_report_leads_with_the_verdict(report_dir: Path) -> None:
+def test_report_opens_with_the_answer(report_dir: Path) -> None:
     md = (report_dir / "report.md").read_text()
+    first = md.split("\n\n")[1]  # after the title: the answer, one sentence per metric
+    assert first.startswith("**Is SSVI less sensitive to its hyperparameters than dense VI?**")
+    for label in ("Test accuracy:", "Test NLL:", "Test ECE:", "OOD AUROC:"):
+        assert f"**{label}" in first
+    assert first.count("95% CI") == 4
     sections = [line for line in md.splitlines() if line.startswith("## ")]
     assert sections[0] == "## Verdict"
     verdict = md.split("## Verdict", 1)[1].split("\n## ", 1)[0]
-    assert verdict.count("95% CI") >= 4
-    assert any(
-        word in verdict for word in ("less sensitive", "more sensitive", "No detectable difference")
-    )
-    assert "| kl_weight |" in verdict and "removal †" in verdict
-    assert "scored as the uniform predictor" in verdict  # diverged runs at chance, said so
-    assert "2 trials with status `error` are excluded" in verdict
+    assert "| kl_weight (oat) |" in verdict and "| removal (oat) |" in verdict
+    assert "Holm" in verdict and "detectable (80% power)" in verdict
+    assert "runs diverged" in verdict and "dropped from both" in verdict
+    assert "2 runs with status `error` are excluded" in verdict
+    # 9 grid + 4 new one-at-a-time + 20 random, less 2 where every SSVI seed diverged
+    assert "Counts: the headline compares 31 configurations" in verdict
+    assert "### How much tuning does each method need?" in verdict
     for image in (report_dir / "figures").glob("*.png"):
         assert f"](figures/{image.name})" in md
 
@@ -86,7 +96,7 @@ def test_report_without_random_design_skips_importance(
     table = study_table[study_table["design"] == "grid"]
     md = write_report(table, tmp_path, metrics=("accuracy",), n_boot=50)
     text = md.read_text()
-    assert "Importance skipped" in text
+    assert "importance is not drawn: importance is not identifiable" in text
     assert not list((tmp_path / "figures").glob("oat_*.png"))
     assert list((tmp_path / "figures").glob("heatmap_accuracy.png"))
 

@@ -36,10 +36,15 @@ def grid_table(
     return build_table(records)
 
 
+def _summary(table: pd.DataFrame, metric: str = "accuracy", **kw) -> pd.DataFrame:
+    out = sensitivity_summary(table, metric, **kw)
+    return out[out["scope"] == "paired"].set_index("arm")
+
+
 def test_summary_matches_hand_computation() -> None:
     ssvi = [0.90, 0.80, 0.70, 0.95, 0.945]
     table = grid_table(ssvi, [0.5] * 5)
-    row = sensitivity_summary(table, "accuracy").set_index("arm").loc["ssvi@0.1"]
+    row = _summary(table).loc["ssvi@0.1"]
     v = np.array(ssvi)
     assert row["n_configs"] == 5 and row["n_trials"] == 15
     assert row["best"] == pytest.approx(0.95)
@@ -48,30 +53,43 @@ def test_summary_matches_hand_computation() -> None:
     assert row["range"] == pytest.approx(0.25)
     assert row["iqr"] == pytest.approx(np.percentile(v, 75) - np.percentile(v, 25))
     assert row["std"] == pytest.approx(v.std(ddof=1))
+    # configuration SD: the variance of the means minus the seed variance / 3 seeds
+    config_var = v.var(ddof=1) - np.var(SEED_OFFSETS, ddof=1) / 3
+    assert row["config_sd"] == pytest.approx(np.sqrt(config_var))
     assert row["robust_fraction"] == pytest.approx(2 / 5)  # 0.95 and 0.945 within 1 point
     assert row["default_value"] == pytest.approx(0.90)
     assert row["default_regret"] == pytest.approx(0.05)
     assert row["divergence_rate"] == 0.0
+    everything = sensitivity_summary(table).set_index(["scope", "arm"])
+    assert everything.loc[("all", "ssvi@0.1"), "std"] == pytest.approx(v.std(ddof=1))
 
 
 def test_summary_lower_is_better_and_constant_method() -> None:
     table = grid_table([0.90, 0.80, 0.70], [0.6, 0.6, 0.6])
-    summary = sensitivity_summary(table, "nll", tolerance=0.05).set_index("arm")
+    summary = _summary(table, "nll", tolerance=0.05)
     ssvi, dense = summary.loc["ssvi@0.1"], summary.loc["dense_vi"]
     assert ssvi["best"] == pytest.approx(0.10) and ssvi["worst"] == pytest.approx(0.30)
     assert ssvi["default_regret"] == pytest.approx(0.0)
     assert ssvi["robust_fraction"] == pytest.approx(1 / 3)
     assert dense["std"] == pytest.approx(0.0, abs=1e-12)
     assert dense["range"] == pytest.approx(0.0, abs=1e-12)
+    assert dense["config_sd"] == 0.0  # all of dense VI's spread is seed noise
     assert dense["robust_fraction"] == 1.0
 
 
-def test_divergence_rate_counts_diverged_trials_at_chance() -> None:
-    table = grid_table([0.9, 0.9], [0.9, 0.9])
+def test_diverged_runs_leave_the_spread_and_count_as_divergence() -> None:
+    table = grid_table([0.9, 0.9, 0.8], [0.9, 0.9, 0.8])
     table.loc[(table["method"] == "ssvi") & (table["config_id"] == "c1"), "status"] = "diverged"
-    row = sensitivity_summary(table).set_index("arm").loc["ssvi@0.1"]
-    assert row["divergence_rate"] == pytest.approx(0.5)
-    assert row["worst"] == pytest.approx(0.1)  # digits: chance = 1/10
+    table.loc[(table["method"] == "ssvi") & (table["config_id"] == "c2"), "status"] = "diverged"
+    table.loc[(table["method"] == "ssvi") & (table["seed"] == 0), "status"] = "diverged"
+    paired = _summary(table)
+    # the paired scope drops every pair where either method diverged: c0 with seeds 1, 2 only
+    assert paired.loc["ssvi@0.1", "n_configs"] == 1 == paired.loc["dense_vi", "n_configs"]
+    assert paired.loc["ssvi@0.1", "divergence_rate"] == pytest.approx(7 / 9)
+    assert paired.loc["dense_vi", "divergence_rate"] == 0.0
+    row = sensitivity_summary(table).set_index(["scope", "arm"]).loc[("all", "ssvi@0.1")]
+    assert row["worst"] == pytest.approx(0.9 + 0.005)  # c0's converged seeds; never chance
+    assert row["n_configs"] == 1
 
 
 def test_seed_vs_config_variance_one_way_anova() -> None:

@@ -1,0 +1,147 @@
+"""How much tuning does each method need? Expected-validation-performance curves.
+
+Dodge, Gururangan, Card, Schwartz and Smith, "Show Your Work: Improved Reporting of Experimental
+Results", EMNLP 2019: draw ``k`` configurations at random from those a study ran (with
+replacement), keep the one with the best validation score, and report the expected *test* value
+of that choice, for ``k = 1 .. n``. A method that needs little tuning reaches its plateau at
+small ``k``. The configurations are the random design's (both methods on the same sample of the
+shared knobs); a diverged run counts as chance level, as it does for a tuner, and each
+configuration's scores are its means over seeds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis._load import prepare_results, score_at_chance
+from analysis._schema import ARM, DENSE, Metric, resolve_metric, sort_arms
+
+SELECT_ON = "val_accuracy"
+TOLERANCE = 0.01  # "within 1 point of the best"
+
+
+def expected_best(val: np.ndarray, test: np.ndarray, ks: np.ndarray) -> np.ndarray:
+    """Expected test value of the best-on-validation of ``k`` draws, for each ``k`` in ``ks``.
+
+    Args:
+        val: ``(..., n)`` validation scores (higher is better) of ``n`` configurations.
+        test: ``(..., n)`` their test values.
+        ks: numbers of draws.
+
+    Returns:
+        ``(..., len(ks))``. With the configurations sorted by validation score, the ``i``-th
+        (1-based) is chosen with probability ``(i/n)^k - ((i-1)/n)^k``; tied validation scores
+        share their test values' mean.
+    """
+    order = np.argsort(val, axis=-1, kind="stable")
+    v = np.take_along_axis(val, order, -1)
+    t = np.take_along_axis(test, order, -1)
+    n = v.shape[-1]
+    t = _tie_means(v, t)
+    i = np.arange(1, n + 1) / n
+    weights = i[None, :] ** ks[:, None] - (i[None, :] - 1 / n) ** ks[:, None]  # (len(ks), n)
+    return t @ weights.T
+
+
+def _tie_means(v: np.ndarray, t: np.ndarray) -> np.ndarray:
+    if not (np.diff(v, axis=-1) == 0).any():
+        return t
+    out = t.copy()
+    flat_v, flat_t, flat_o = (a.reshape(-1, a.shape[-1]) for a in (v, t, out))
+    for row in range(flat_v.shape[0]):
+        _, inverse = np.unique(flat_v[row], return_inverse=True)
+        sums = np.bincount(inverse, weights=flat_t[row])
+        flat_o[row] = (sums / np.bincount(inverse))[inverse]
+    return flat_o.reshape(out.shape)
+
+
+def _configs(data: pd.DataFrame, m: Metric) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Seed-averaged validation and test values per arm over the random design's configurations
+    every arm ran: ``(arms, val (K, n), test (K, n))``."""
+    rows = data[data["design"] == "random"]
+    means = rows.groupby([ARM, "config_id"])[[SELECT_ON, m.column]].mean()
+    arms = sort_arms(set(rows[ARM]))
+    val = means[SELECT_ON].unstack(ARM).reindex(columns=arms).dropna()
+    test = means[m.column].unstack(ARM).reindex(columns=arms).loc[val.index]
+    keep = test.notna().all(axis=1)
+    return arms, val[keep].to_numpy().T, test[keep].to_numpy().T
+
+
+def tuning_curves(
+    table: pd.DataFrame, metric: str | Metric = "accuracy", n_boot: int = 1000, seed: int = 0
+) -> pd.DataFrame:
+    """Expected test value after tuning with ``k`` random configurations, per method.
+
+    Args:
+        table: results table (raw or prepared) with a ``random`` design.
+        metric: the reported test metric (selection is always on validation accuracy).
+        n_boot: bootstrap resamples of the configurations (the same draw for every method).
+        seed: bootstrap seed.
+
+    Returns:
+        Rows ``arm``, ``k``, ``expected`` (test value), ``low``/``high`` (95% percentile band),
+        ``n_configs``; empty when no configuration of the random design has every method.
+    """
+    m = resolve_metric(metric)
+    arms, val, test = _configs(score_at_chance(prepare_results(table)), m)
+    columns = ["arm", "metric", "k", "expected", "low", "high", "n_configs"]
+    n = val.shape[-1] if val.size else 0
+    if n == 0:
+        return pd.DataFrame(columns=columns)
+    ks = np.arange(1, n + 1)
+    point = expected_best(val, test, ks)
+    idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+    boot = expected_best(val[:, idx], test[:, idx], ks)  # (K, B, len(ks))
+    low, high = np.percentile(boot, [2.5, 97.5], axis=1)
+    rows = [
+        {
+            "arm": arm,
+            "metric": m.key,
+            "k": int(k),
+            "expected": point[a, j],
+            "low": low[a, j],
+            "high": high[a, j],
+            "n_configs": n,
+        }
+        for a, arm in enumerate(arms)
+        for j, k in enumerate(ks)
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def near_best(
+    table: pd.DataFrame, tolerance: float = TOLERANCE, n_boot: int = 1000, seed: int = 0
+) -> pd.DataFrame:
+    """Probability that a random configuration's test accuracy is within ``tolerance`` of the
+    best configuration's, per method, with a 95% bootstrap interval over configurations.
+
+    The random design's configurations every method ran, seed-averaged, diverged runs at chance.
+    Also a ``difference`` row (SSVI arm minus dense VI) per SSVI arm, from the same draws.
+
+    Returns:
+        Rows ``arm``, ``share``, ``low``, ``high``, ``n_configs``, ``tolerance``.
+    """
+    m = resolve_metric("accuracy")
+    arms, _, test = _configs(score_at_chance(prepare_results(table)), m)
+    columns = ["arm", "share", "low", "high", "n_configs", "tolerance"]
+    if test.size == 0:
+        return pd.DataFrame(columns=columns)
+    n = test.shape[-1]
+    idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+
+    def share(x: np.ndarray) -> np.ndarray:
+        return (x >= x.max(-1, keepdims=True) - tolerance - 1e-12).mean(-1)
+
+    point, boot = share(test), share(test[:, idx])
+    rows = []
+    for a, arm in enumerate(arms):
+        low, high = np.percentile(boot[a], [2.5, 97.5])
+        rows.append([arm, point[a], low, high, n, tolerance])
+    if DENSE in arms:
+        d = arms.index(DENSE)
+        for a, arm in enumerate(arms):
+            if arm != DENSE:
+                low, high = np.percentile(boot[a] - boot[d], [2.5, 97.5])
+                rows.append([f"{arm} - {DENSE}", point[a] - point[d], low, high, n, tolerance])
+    return pd.DataFrame(rows, columns=columns)
