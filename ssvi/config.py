@@ -36,6 +36,14 @@ COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")
 EXECUTION_FIELDS = frozenset({"data_dir", "device", "channels_last", "compile"})
 
 
+# Fields that change nothing in a dense run (density 1.0): the sparse subspace's knobs. The one
+# definition of "SSVI-only"; studies take theirs from here and write it into every results row.
+SUBSPACE_FIELDS = frozenset(
+    {"density", "distribution", "removal", "addition", "update_interval", "alpha", "t_end",
+     "grow_accumulation", "new_sigma", "lam"}
+)  # fmt: skip
+
+
 class ConfigError(ValueError):
     """A configuration value is unknown, of the wrong type or out of range."""
 

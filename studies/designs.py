@@ -112,22 +112,43 @@ def sample_space(space: dict[str, tuple[Any, ...]], n: int, seed: int) -> list[d
     return samples
 
 
-def random_design(preset: Preset, base: dict[str, Any], seed: int = 0) -> list[dict[str, Any]]:
-    """Joint random sampling of the preset's random space (for importance analysis)."""
+def shared_space(preset: Preset, extra: bool = False) -> dict[str, tuple[Any, ...]]:
+    """The shared knobs' random space (``--all-knobs`` adds prior std and learning rate)."""
+    return {**preset.random_space, **(preset.random_extra if extra else {})}
+
+
+def random_design(
+    preset: Preset, base: dict[str, Any], seed: int = 0, extra: bool = False
+) -> list[dict[str, Any]]:
+    """Joint random sampling of the shared knobs, for SSVI and dense VI on the same points.
+
+    SSVI-only knobs stay at their base values: dense VI ignores them, so varying them here would
+    credit SSVI's sensitivity to its own knobs to the shared ones (``random_ssvi`` samples them).
+    """
     trials = []
-    for point in sample_space(preset.random_space, preset.random_samples, seed):
+    for point in sample_space(shared_space(preset, extra), preset.random_samples, seed):
         trials += _expand("random", preset, base, point)
     return trials
 
 
+def random_ssvi_design(preset: Preset, base: dict[str, Any], seed: int = 0) -> list[dict[str, Any]]:
+    """Joint random sampling of SSVI's own knobs (shared knobs at their base values), SSVI only:
+    SSVI's sensitivity to the knobs dense VI does not have, and their importance."""
+    trials = []
+    for point in sample_space(preset.ssvi_space, preset.ssvi_samples, seed):
+        trials += _expand("random_ssvi", preset, base, point, densities=list(preset.densities))
+    return trials
+
+
 def expand_designs(
-    designs: list[str], preset: Preset, base: dict[str, Any], oat_all: bool = False
+    designs: list[str], preset: Preset, base: dict[str, Any], all_knobs: bool = False
 ) -> list[dict[str, Any]]:
     """Trials of every requested design except ``tune`` (which Optuna samples itself)."""
     builders = {
         "grid": lambda: grid_design(preset, base),
-        "oat": lambda: oat_design(preset, base, oat_all),
-        "random": lambda: random_design(preset, base),
+        "oat": lambda: oat_design(preset, base, all_knobs),
+        "random": lambda: random_design(preset, base, extra=all_knobs),
+        "random_ssvi": lambda: random_ssvi_design(preset, base),
     }
     trials: list[dict[str, Any]] = []
     for design in designs:

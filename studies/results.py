@@ -12,7 +12,7 @@ import pyarrow.fs as pafs
 import yaml
 
 from ssvi.io import atomic_write
-from studies.presets import HYPERPARAMETERS
+from studies.presets import HYPERPARAMETERS, SSVI_ONLY
 
 COLUMNS = (
     "study", "design", "dataset", "model", "trial_id", "method", "config_id", "oat_param",
@@ -21,9 +21,12 @@ COLUMNS = (
     "val_accuracy", "val_nll", "val_ece", "val_brier",
     "test_accuracy", "test_nll", "test_ece", "test_brier", "test_ood_auroc", "test_ood_aupr",
     "test_accuracy_mean_weights", "train_flops", "inference_flops", "active_params", "model_bytes",
-    "wall_time_s", "node", "git_rev",
+    "wall_time_s", "node", "git_rev", "ssvi_only", "num_classes",
 )  # fmt: skip
 METRICS = [c for c in COLUMNS[COLUMNS.index("val_accuracy") : COLUMNS.index("wall_time_s") + 1]]
+# every row says which hyperparameters mean nothing to dense VI, so that the analysis (which
+# imports neither ssvi nor studies) keeps them out of the SSVI vs dense VI comparisons
+SSVI_ONLY_TEXT = ",".join(SSVI_ONLY)
 
 
 def make_row(
@@ -37,8 +40,17 @@ def make_row(
     epochs_completed: int,
     node: str = "",
     git_rev: str = "",
+    num_classes: int | None = None,
 ) -> dict[str, Any]:
-    """A results-table row: the trial's metadata, its resolved run config and its metrics."""
+    """A results-table row: the trial's metadata, its resolved run config and its metrics.
+
+    ``num_classes``: the dataset's number of classes (the analysis scores chance level with it);
+    by default the dataset's known count.
+    """
+    if num_classes is None:
+        from studies.estimate import DATASET_INFO
+
+        num_classes = DATASET_INFO[run["dataset"]][1]
     row: dict[str, Any] = {
         "study": study,
         "design": trial["design"],
@@ -55,6 +67,8 @@ def make_row(
         "epochs_completed": int(epochs_completed),
         "node": node,
         "git_rev": git_rev,
+        "ssvi_only": SSVI_ONLY_TEXT,
+        "num_classes": int(num_classes),
     }
     for key in METRICS:
         row[key] = float(metrics.get(key, float("nan")))

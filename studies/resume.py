@@ -19,6 +19,8 @@ def plan_digest(p: dict[str, Any]) -> str:
     # a version of ssvi that added run-config fields (at their defaults)
     trials = [{**t, "run": run_identity(t["run"])} for t in p["trials"]]
     what = {"designs": p["designs"], "trials": trials, "tune_trials": p["tune_trials"]}
+    if p.get("all_knobs"):  # the tune design's space (absent: digests of older studies hold)
+        what["all_knobs"] = True
     return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
 
 

@@ -77,7 +77,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--base", help="YAML run config to use as base configuration (e.g. studies/tuned/*.yaml)"
     )
     p.add_argument(
-        "--oat-all", action="store_true", help="oat also sweeps density, alpha, prior_std, lr"
+        "--all-knobs",
+        "--oat-all",
+        dest="all_knobs",
+        action="store_true",
+        help="oat also sweeps density, alpha, prior_std, lr; random also samples prior_std, lr",
     )
     p.add_argument("--tune-trials", type=int, help="Optuna configurations per method (tune design)")
     p.add_argument("--asha", action="store_true", help="tune design: stop poor trials early (ASHA)")
@@ -166,7 +170,7 @@ def plan(args: argparse.Namespace) -> dict[str, Any]:
                 "--asha stops single seeds of a configuration, so its seeds would be averaged over "
                 "different budgets: use it with --seeds 1"
             )
-    trials = expand_designs(designs, preset, base, args.oat_all)
+    trials = expand_designs(designs, preset, base, args.all_knobs)
     for trial in trials:  # every trial's run config must be valid before anything starts
         make_config(trial["run"])
     folder = study_folder(storage, name)
@@ -175,7 +179,7 @@ def plan(args: argparse.Namespace) -> dict[str, Any]:
         "preset": preset, "designs": designs, "name": name, "storage": storage, "base": base,
         "folder": folder, "trials": trials,
         "optuna_storage": args.optuna_storage or f"sqlite:///{db_dir / 'optuna.db'}",
-        "tune_trials": args.tune_trials or preset.tune_trials,
+        "tune_trials": args.tune_trials or preset.tune_trials, "all_knobs": args.all_knobs,
         "checkpoint_every": args.checkpoint_every or preset.checkpoint_every,
     }  # fmt: skip
 
@@ -204,14 +208,33 @@ def dry_run(p: dict[str, Any], args: argparse.Namespace) -> str:
         total_flops += flops
         total_images += images
     for (design, method), n in sorted(counts.items()):
-        lines.append(f"  {design:<7} {method:<9} {n:>5} trials")
+        lines.append(f"  {design:<11} {method:<9} {n:>5} trials")
     gpu_hours = total_images / preset.gpu_images_per_s / 3600
     lines.append(f"trials: {len(trials)} ({len(preset.seeds)} seeds each configuration)")
     lines.append(f"training FLOPs (SSVI density-scaled): {total_flops:.3e}")
     lines.append(
         f"estimated GPU-hours at {preset.gpu_images_per_s:,.0f} images/s per GPU: {gpu_hours:.2f}"
     )
-    return "\n".join(lines)
+    return "\n".join(lines + planned_power(p))
+
+
+def planned_power(p: dict[str, Any]) -> list[str]:
+    """What the headline verdict of the planned designs can detect (studies/power.py)."""
+    from studies.power import power_lines
+    from studies.presets import SHARED
+
+    preset = p["preset"]
+    dense = {t["config_id"] for t in p["trials"] if t["method"] == "dense_vi"}
+    ssvi = {t["config_id"] for t in p["trials"] if t["method"] == "ssvi"}
+    paired = dense & ssvi
+    if not paired:
+        return ["power: no configuration runs both methods: no SSVI vs dense VI verdict"]
+    swept = {t["oat_param"] for t in p["trials"] if t["design"] == "oat"} & set(SHARED)
+    grid = set(preset.grid) if "grid" in p["designs"] else set()
+    tests = 4 * (1 + len(swept | grid))  # 4 metrics x (overall + each shared sweep or axis)
+    return power_lines(
+        len(paired), len(preset.seeds), preset.assumed_seed_sd, preset.assumed_config_sd, tests
+    )
 
 
 # ---- 3. Ray ----------------------------------------
@@ -354,8 +377,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.resume and not args.dry_run and not same_plan(p):
             raise StudyError(
                 f"--resume: the options differ from those that started {p['folder']} (preset, "
-                "design, --seeds, --set, --base, --oat-all, --tune-trials must be the same), or a "
-                "version of ssvi that plans other trials started it"
+                "design, --seeds, --set, --base, --all-knobs, --tune-trials must be the same), or "
+                "a version of ssvi that plans other trials started it"
             )
     except StudyError as err:
         print(f"robustness: error: {err}", file=sys.stderr)

@@ -77,6 +77,7 @@ def run_trial(
         trial, trainer.cfg.to_dict(), result.status, result.metrics,
         study=config.get("study", ""), trial_id=trial_id,
         epochs_completed=result.epochs_completed, node=node_name(), git_rev=git_revision(),
+        num_classes=trainer.data.num_classes,
     )  # fmt: skip
     seconds = time.perf_counter() - started  # the whole trial inside the trainable
     tune.report({

@@ -97,6 +97,8 @@ def tune_experiments(
     ``(name, param_space, (searcher, num_samples), scheduler)`` for the study's plan ``p``."""
     from ray.tune.schedulers import ASHAScheduler
 
+    from studies.designs import shared_space
+
     preset = p["preset"]
     out = []
     url = p["optuna_storage"]
@@ -108,7 +110,8 @@ def tune_experiments(
         run = {**p["base"], "density": density, "seed": preset.seeds[0]}
         trial = {"design": "tune", "method": method, "oat_param": "", "is_default": False,
                  "seeds": list(preset.seeds), "run": run}  # fmt: skip
-        space = {**common, "trial": trial, "search": tune_domains(preset.random_space, method)}
+        knobs = {**shared_space(preset, p.get("all_knobs", False)), **preset.ssvi_space}
+        space = {**common, "trial": trial, "search": tune_domains(knobs, method)}
         epochs = p["base"]["epochs"]
         scheduler = None
         if asha:

@@ -6,7 +6,7 @@ import pytest
 
 from ssvi.config import make_config
 from studies.designs import config_id, expand_designs, sample_space
-from studies.presets import LOCAL, PRESETS, SSVI_ONLY
+from studies.presets import HYPERPARAMETERS, LOCAL, PRESETS, SHARED, SSVI_ONLY
 from studies.robustness import main, parse_args, plan
 
 BASE = {k: v for k, v in make_config(LOCAL.base).to_dict().items() if k not in ("seed", "density")}
@@ -19,7 +19,7 @@ def _configs(trials):
     return by
 
 
-@pytest.mark.parametrize("design", ["grid", "oat", "random"])
+@pytest.mark.parametrize("design", ["grid", "oat", "random", "random_ssvi"])
 def test_every_configuration_runs_every_seed_for_both_methods(design: str) -> None:
     trials = expand_designs([design], LOCAL, BASE)
     by = _configs(trials)
@@ -27,8 +27,11 @@ def test_every_configuration_runs_every_seed_for_both_methods(design: str) -> No
     # paired: every dense VI configuration has its SSVI twin with the same config_id
     dense = {cid for cid, m, _ in by if m == "dense_vi"}
     ssvi = {cid for cid, m, _ in by if m == "ssvi"}
-    assert dense and dense <= ssvi
-    if design != "oat":
+    if design == "random_ssvi":  # SSVI's own knobs: dense VI has none
+        assert ssvi and not dense
+    else:
+        assert dense and dense <= ssvi
+    if design in ("grid", "random"):
         assert dense == ssvi
     keys = [t["trial_key"] for t in trials]
     assert len(keys) == len(set(keys))
@@ -56,11 +59,34 @@ def test_random_configurations_repeat_exactly_across_seeds() -> None:
     for runs in by_config.values():
         assert len(runs) == 2 * len(LOCAL.seeds)
         assert all(r == runs[0] for r in runs)
+        # the shared knobs vary; SSVI-only ones stay at their base values (dense VI ignores them)
+        assert {k for k in BASE if runs[0][k] != BASE[k]} <= set(SHARED)
     assert sample_space(LOCAL.random_space, 5, 0) == sample_space(LOCAL.random_space, 5, 0)
 
 
+def test_ssvi_only_random_sample_and_the_one_definition() -> None:
+    trials = expand_designs(["random_ssvi"], LOCAL, BASE)
+    assert {t["method"] for t in trials} == {"ssvi"}
+    assert len({t["config_id"] for t in trials}) == LOCAL.ssvi_samples
+    for t in trials:
+        assert {k for k in BASE if t["run"][k] != BASE[k]} <= set(SSVI_ONLY)
+    # one definition, in ssvi: studies derive theirs; the analysis reads it from the rows, and
+    # its fallback for older tables is the same set
+    from analysis._schema import HYPERPARAMETERS as ANALYSED
+    from analysis._schema import LEGACY_SSVI_ONLY
+    from ssvi.config import SUBSPACE_FIELDS
+    from studies.results import SSVI_ONLY_TEXT
+
+    assert set(SSVI_ONLY) == set(HYPERPARAMETERS) & SUBSPACE_FIELDS
+    assert set(SSVI_ONLY_TEXT.split(",")) == set(SSVI_ONLY) == set(LEGACY_SSVI_ONLY)
+    assert set(ANALYSED) <= set(HYPERPARAMETERS)
+    all_knobs = expand_designs(["random"], LOCAL, BASE, all_knobs=True)
+    varied = {k for t in all_knobs for k in BASE if t["run"][k] != BASE[k]}
+    assert varied == {"kl_weight", "init_sigma", "prior_std", "lr"}
+
+
 def test_oat_sweeps_one_parameter_at_a_time() -> None:
-    trials = expand_designs(["oat"], LOCAL, BASE, oat_all=True)
+    trials = expand_designs(["oat"], LOCAL, BASE, all_knobs=True)
     base_runs = [t for t in trials if t["oat_param"] == "base"]
     assert {t["method"] for t in base_runs} == {"ssvi", "dense_vi"}
     for t in trials:
@@ -105,7 +131,10 @@ def test_plan_digest_survives_a_new_default_field_and_another_data_folder() -> N
     "argv,message",
     [
         (["--preset", "mnist"], "unknown preset 'mnist'; allowed: local, cifar10, cifar100"),
-        (["--design", "grid,sweep"], "unknown design 'sweep'; allowed: grid, oat, random, tune"),
+        (
+            ["--design", "grid,sweep"],
+            "unknown design 'sweep'; allowed: grid, oat, random, random_ssvi, tune",
+        ),
         (["--set", "kl_wieght=1"], "unknown config field(s) 'kl_wieght'"),
         (["--set", "lr=fast"], "config field 'lr': value 'fast' is not allowed; expected float"),
         (["--set", "removal=abs"], "config field 'removal': value 'abs' is not allowed"),
@@ -142,9 +171,35 @@ def test_dry_run_counts_and_estimates(capsys, tmp_path) -> None:
         == 0
     )
     out = capsys.readouterr().out
-    assert "grid    ssvi         36 trials" in out and "grid    dense_vi     36 trials" in out
+    assert "grid        ssvi         36 trials" in out
+    assert "grid        dense_vi     36 trials" in out
     assert "training FLOPs" in out and "GPU-hours" in out
+    assert "power: 12 paired configurations x 3 seeds, Holm over 12 headline verdicts" in out
+    assert "less sensitive (80% of the time) if its configuration SD is below" in out
     p = plan(parse_args(["--preset", "cifar10", "--design", "grid", "--storage", str(tmp_path)]))
     assert len(p["trials"]) == 72
     assert all(t["run"]["epochs"] == 200 for t in p["trials"])
     assert set(PRESETS) == {"local", "cifar10", "cifar100"}
+
+
+def test_planning_power_matches_the_estimator_s_sampling_variance() -> None:
+    import numpy as np
+
+    from studies.power import detectable_ratios, estimate_variance
+
+    rng = np.random.default_rng(0)
+    mu = rng.normal(0, 0.013, size=25)
+    config_var = mu.var(ddof=1)
+    draws = []
+    for _ in range(20_000):
+        y = mu[:, None] + 0.0035 * rng.standard_normal((25, 3))
+        m, s2 = y.mean(1), y.var(1, ddof=1).mean()
+        draws.append(m.var(ddof=1) - s2 / 3)
+    predicted = estimate_variance(config_var, 0.0035, 25, 3)
+    assert np.var(draws) == pytest.approx(predicted, rel=0.05)
+    assert np.mean(draws) == pytest.approx(config_var, rel=0.01)
+    below, above = detectable_ratios(25, 3, 0.0035, 0.013, 12)
+    assert 0.5 < below < 1 < above
+    fewer = detectable_ratios(10, 3, 0.0035, 0.013, 12)[0]
+    assert fewer < below  # fewer configurations: only a larger difference is detected
+    assert np.isnan(detectable_ratios(25, 1, 0.0035, 0.013, 12)[0])

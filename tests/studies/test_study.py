@@ -19,17 +19,21 @@ SMALL = ["--seeds", "2", "--set", "epochs=2", "--set", "eval_samples=2"]
 
 
 def test_local_preset_end_to_end_reduced(ray_local, tmp_path) -> None:
-    argv = ["--design", "grid,random", *SMALL, "--storage", str(tmp_path), "--name", "e2e"]
+    argv = ["--design", "grid,random,random_ssvi", *SMALL, "--storage", str(tmp_path),
+            "--name", "e2e"]  # fmt: skip
     assert main(argv) == 0
     folder = tmp_path / "e2e"
     csv, parquet = pd.read_csv(folder / "results.csv"), pd.read_parquet(folder / "results.parquet")
     assert list(parquet.columns) == list(COLUMNS) and len(csv) == len(parquet)
-    # grid 3x3 + random 12 configurations, x 2 methods x 2 seeds
-    assert len(parquet) == (9 + 12) * 2 * 2
+    # grid 3x3 + random 12 configurations, x 2 methods x 2 seeds; SSVI's own 10, SSVI only
+    assert len(parquet) == (9 + 12) * 2 * 2 + 10 * 2
     assert parquet["trial_id"].is_unique
     assert set(parquet["status"]) == {"completed"}
     assert parquet["epochs_completed"].eq(2).all()
-    pairs = parquet.groupby(["config_id", "seed"])["method"].apply(sorted)
+    assert set(parquet["ssvi_only"]) == {"removal,addition,update_interval,density,alpha"}
+    assert set(parquet["num_classes"]) == {10}
+    shared = parquet[parquet["design"] != "random_ssvi"]
+    pairs = shared.groupby(["config_id", "seed"])["method"].apply(sorted)
     assert all(p == ["dense_vi", "ssvi"] for p in pairs)
     seeds = parquet.groupby(["config_id", "method"])["seed"].apply(sorted)
     assert all(s == [0, 1] for s in seeds)
@@ -60,6 +64,14 @@ def test_local_preset_end_to_end_reduced(ray_local, tmp_path) -> None:
     assert rerun.metrics["test_nll"] == pytest.approx(row["test_nll"], rel=1e-4)
     assert rerun.metrics["test_accuracy"] == pytest.approx(row["test_accuracy"], abs=0.003)
     assert main(argv) == 2  # the study exists: it is never overwritten without --resume
+    # the contract: the analysis reads the table a real study wrote, and answers from it
+    from analysis import load_results, verdicts
+
+    v = verdicts(load_results(folder), n_boot=200)
+    overall = v[(v["scope"] == "overall") & (v["metric"] == "accuracy")].iloc[0]
+    assert overall["n_configs"] == 21 and overall["n_pairs"] == 42
+    own = v[(v["scope"] == "ssvi_only") & (v["metric"] == "accuracy")].iloc[0]
+    assert own["n_configs"] == 10 and own["source"] == "random_ssvi"
 
 
 def test_tune_design_sqlite_export_and_train(ray_local, tmp_path) -> None:
