@@ -1,6 +1,6 @@
 """Study overhead for the `local` preset: time spent training versus the study's wall time.
 
-    python benchmarks/study_overhead.py                    # the local preset: 210 trials
+    python benchmarks/study_overhead.py                    # the local preset: 240 trials
     python benchmarks/study_overhead.py --design grid      # 54 trials
 
 Runs the study on a fresh local Ray instance in a temporary folder, then compares the sum of the
@@ -28,7 +28,9 @@ def main() -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--design", default="grid,oat,random", help="the local preset's designs")
+    p.add_argument(
+        "--design", default="grid,oat,random,random_ssvi", help="the local preset's designs"
+    )
     p.add_argument("--cpus", type=int, default=os.cpu_count() or 2, help="concurrent trials")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

@@ -51,3 +51,12 @@ def test_gpu_benchmark_script_runs_on_cpu() -> None:
 def test_gpu_benchmark_concurrent_trials_run_on_cpu() -> None:
     last = run("gpu.py", "--quick", "--device", "cpu", "--model", "mlp", "--parts", "concurrent")
     assert re.fullmatch(GPU_SUMMARY.format(how="[24] trials, compile off"), last), last
+
+
+def test_analysis_speed_prints_its_timings() -> None:
+    last = run("analysis_speed.py", "--repeats", "1")
+    assert re.fullmatch(
+        r"summary: verdicts \d+\.\d\d s on \d+ runs \(target 3 s\); report \d+\.\d s in "
+        r"process, \d+\.\d s as a command \(target 10 s\)",
+        last,
+    ), last
