@@ -202,6 +202,7 @@ def plot_tuning_curves(
     metrics: tuple[str, ...] = ("accuracy", "nll"),
     n_boot: int = 1000,
     seed: int = 0,
+    curves: pd.DataFrame | None = None,
 ) -> Figure:
     """Expected test value after tuning with ``k`` random configurations, one panel per metric.
 
@@ -209,15 +210,20 @@ def plot_tuning_curves(
     validation accuracy kept; line: its expected test value; band: 95% bootstrap interval over
     configurations. A method that needs little tuning is flat from small ``k``.
 
+    ``curves``: the ``tuning_curves`` of ``metrics`` already computed (concatenated).
+
     Raises:
         ValueError: no configuration of the random design was run by every method.
     """
-    curves = {k: tuning_curves(df, k, n_boot=n_boot, seed=seed) for k in metrics}
-    if all(c.empty for c in curves.values()):
+    if curves is None:
+        tables = {k: tuning_curves(df, k, n_boot=n_boot, seed=seed) for k in metrics}
+    else:
+        tables = {k: curves[curves["metric"] == k] for k in metrics}
+    if all(c.empty for c in tables.values()):
         raise ValueError("no configuration of the random design was run by every method")
     fig = new_figure(4.6 * len(metrics) + 0.4, 3.9)
     axs = np.atleast_1d(fig.subplots(1, len(metrics), squeeze=False)[0])
-    for ax, (key, table) in zip(axs, curves.items(), strict=True):
+    for ax, (key, table) in zip(axs, tables.items(), strict=True):
         m = resolve_metric(key)
         for arm, part in table.groupby(ARM, sort=False):
             color = arm_color(str(arm))

@@ -114,17 +114,22 @@ def _levels(values: pd.Series, param: str) -> pd.Series:
 def shared_rows(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """The rows that compare SSVI with dense VI on the hyperparameters both have.
 
-    Rows of the paired designs (grid, oat, random) whose SSVI-only hyperparameters are at the
-    reference values: those of the default configuration (``is_default``), else the most common
-    ones. Configurations that vary an SSVI-only hyperparameter (tables planned before the random
-    design kept those at their base values) are left out: dense VI ignores those knobs, so such
-    a pair would credit SSVI's own sensitivity to the shared ones.
+    Rows of the paired designs (grid, oat, random), less the one-at-a-time sweeps of SSVI-only
+    knobs, whose SSVI-only hyperparameters are at the reference values: those of the default
+    configuration (``is_default``), else the most common ones. Configurations that vary an
+    SSVI-only hyperparameter (tables planned before the random design kept those at their base
+    values) are left out: dense VI ignores those knobs, so such a pair would credit SSVI's own
+    sensitivity to the shared ones.
 
     Returns:
         ``(rows, excluded)``: the rows, and the ids of configurations left out.
     """
+    only = ssvi_only(df)
     paired = df[df["design"].isin(PAIRED_DESIGNS)]
-    knobs = [p for p in HYPERPARAMETERS if p in ssvi_only(df) and p in df.columns]
+    # SSVI's sweeps of its own knobs run SSVI only; a density sweep's points even share the base
+    # configuration's id (density is not part of it): none of them is a shared configuration
+    paired = paired[~((paired["design"] == "oat") & paired["oat_param"].isin(only))]
+    knobs = [p for p in HYPERPARAMETERS if p in only and p in df.columns]
     both = set(paired.loc[paired["method"] == DENSE, "config_id"]) & set(
         paired.loc[paired["method"] != DENSE, "config_id"]
     )

@@ -24,7 +24,7 @@ from analysis._schema import (
     sort_arms,
     ssvi_only,
 )
-from analysis._variance import components, summarize
+from analysis._variance import estimate, summarize
 
 EVALUATORS = {
     "fanova": "fANOVA (optuna FanovaImportanceEvaluator: share of the variance explained)",
@@ -163,8 +163,8 @@ def config_share(trials: pd.DataFrame, column: str) -> float:
     summary = summarize(paired.values)
     if summary.df < 1 or summary.n_configs < 2:
         return 1.0
-    config_var, seed_var = components(summary.mean, summary.within_ss, summary.n)
-    noise = float(seed_var[0]) * float(np.mean(1.0 / summary.n))
+    config_var, seed_var = estimate(summary)
+    noise = float(seed_var[0]) * float(np.mean(summary.noise))
     total = max(float(config_var[0]), 0.0) + noise
     return float(np.clip(max(float(config_var[0]), 0.0) / total, 0.0, 1.0)) if total > 0 else 0.0
 

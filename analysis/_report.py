@@ -32,7 +32,7 @@ from analysis._stats import (
     sensitivity_summary,
     tunability,
 )
-from analysis._style import fmt_setting, save_figure
+from analysis._style import FigureWriter, fmt_setting
 from analysis._tuning import near_best, tuning_curves
 from analysis._verdicts import COLUMNS, verdicts
 
@@ -50,15 +50,15 @@ def write_report(
     df: pd.DataFrame,
     out_dir: str | os.PathLike[str],
     metrics: tuple[str, ...] = DEFAULT_METRICS,
-    n_boot: int = 2000,
+    n_boot: int = 10_000,
     seed: int = 0,
     num_classes: int | None = None,
-    vector_format: str = "svg",
+    vector_format: str = "none",
 ) -> Path:
     """Write the sensitivity report of a results table.
 
     Creates ``out_dir/report.md`` and a self-contained ``out_dir/report.html`` (figures
-    embedded), ``out_dir/figures/*.png`` plus a vector copy (``svg`` or ``pdf``), and the
+    embedded), ``out_dir/figures/*.png`` (plus a vector copy, ``svg`` or ``pdf``, on request), the
     statistics as ``out_dir/tables/*.csv``. The report opens with the answer (``verdicts``), one
     sentence per metric; which figures appear depends on the designs in the table (heatmaps
     need a grid, sensitivity curves a one-at-a-time sweep, tuning curves the random design,
@@ -72,16 +72,18 @@ def write_report(
         seed: seed of the bootstraps and of fANOVA's forest.
         num_classes: number of classes, for tables without a ``num_classes`` column whose
             dataset the analysis does not know.
-        vector_format: ``svg`` or ``pdf``.
+        vector_format: ``none`` (the default: writing SVGs doubles the time spent on
+            figures), ``svg`` or ``pdf``.
 
     Returns:
         Path of ``report.md`` (``report.html`` is beside it).
     """
-    if vector_format not in ("svg", "pdf"):
-        raise ValueError(f"vector_format must be 'svg' or 'pdf', got {vector_format!r}")
+    if vector_format not in ("none", "svg", "pdf"):
+        raise ValueError(f"vector_format must be 'none', 'svg' or 'pdf', got {vector_format!r}")
     out = Path(out_dir)
     figures = out / "figures"
     data = prepare_results(df, num_classes)
+    fmt = _Output(vector_format, FigureWriter())  # its worker starts while verdicts compute
     doc = Document(_title(data))
     got = _Collected()
     kept = [resolve_metric(k) for k in metrics]
@@ -91,18 +93,26 @@ def write_report(
     ]
     keys = tuple(m.key for m in present)
     v = verdicts(data, seed=seed, n_boot=n_boot, metrics=keys) if keys else _no_verdicts()
-    chance = verdicts(data, seed=seed, n_boot=n_boot, metrics=keys, diverged="chance")
+    # the sensitivity analysis is secondary: fewer draws
+    chance = (  # the sensitivity analysis (secondary: fewer draws), when some run diverged
+        verdicts(data, seed=seed, n_boot=min(n_boot, 2000), metrics=keys, diverged="chance")
+        if keys and data["status"].eq("diverged").any()
+        else _no_verdicts()
+    )
     got.add("verdicts", v)
     got.add("verdicts_diverged_at_chance", chance)
     _, excluded = shared_rows(data)
     sections = Document("")
-    for m in present:
-        first = m == present[0]
-        _metric_section(sections, got, data, m, seed, figures, vector_format, first)
-        _importance(sections, got, data, m, seed, figures, vector_format, first)
-    _cost_section(sections, data, figures, vector_format)
-    _lead(doc, data, v, df)
-    _verdict_section(doc, got, data, v, chance, excluded, df, seed, figures, vector_format)
+    try:
+        for m in present:
+            first = m == present[0]
+            _metric_section(sections, got, data, m, seed, figures, fmt, first)
+            _importance(sections, got, data, m, seed, figures, fmt, first)
+        _cost_section(sections, data, figures, fmt)
+        _lead(doc, data, v, df)
+        _verdict_section(doc, got, data, v, chance, excluded, df, seed, figures, fmt)
+    finally:
+        fmt.writer.close()  # every figure is on disk before the HTML embeds them
     doc.blocks += sections.blocks
     doc.heading("Method")
     doc.bullets(text.method_notes(n_boot))
@@ -113,7 +123,10 @@ def write_report(
     doc.heading("Files")
     doc.bullets(
         [f"`tables/{name}.csv`" for name in sorted(got.tables)]
-        + [f"`figures/`: {n_figures} PNG figures, each also as {vector_format.upper()}"]
+        + [
+            f"`figures/`: {n_figures} PNG figures"
+            + ("" if vector_format == "none" else f", each also as {vector_format.upper()}")
+        ]
     )
     md = out / "report.md"
     md.write_text(doc.to_markdown(out), encoding="utf-8")
@@ -130,9 +143,17 @@ def _title(data: pd.DataFrame) -> str:
     return "Hyperparameter sensitivity of SSVI vs dense VI" + (f": {study}" if study else "")
 
 
-def _save(fig: Figure, path: Path, vector_format: str) -> Path:
-    save_figure(fig, path, ("png", vector_format))
-    return path.with_suffix(".png")
+@dataclass
+class _Output:
+    """Where figures go and in which formats; saved by a ``FigureWriter`` (in parallel)."""
+
+    vector_format: str
+    writer: FigureWriter
+
+    def save(self, fig: Figure, path: Path) -> Path:
+        formats = ("png",) if self.vector_format == "none" else ("png", self.vector_format)
+        self.writer.save(fig, path, formats)
+        return path.with_suffix(".png")
 
 
 def _lead(doc: Document, data: pd.DataFrame, v: pd.DataFrame, raw: pd.DataFrame) -> None:
@@ -173,7 +194,7 @@ def _verdict_section(
     raw: pd.DataFrame,
     seed: int,
     figures: Path,
-    fmt: str,
+    fmt: _Output,
 ) -> None:
     doc.heading("Verdict")
     doc.paragraph(
@@ -214,7 +235,7 @@ def _verdict_section(
         doc.bullets(text.family_sentences(v, "ssvi_only"))
     _tuning_section(doc, got, data, seed, figures, fmt)
     rows = chance[(chance["family"] == "sensitivity") & (chance["scope"] == "overall")]
-    if not rows.empty and data["status"].eq("diverged").any():
+    if not rows.empty:
         doc.heading("Sensitivity analysis: diverged runs scored as chance", 3)
         doc.paragraph(
             "The same headline with every diverged run kept and scored as the uniform "
@@ -235,7 +256,7 @@ def _divergence_cells(div: pd.DataFrame) -> pd.DataFrame:
 
 
 def _tuning_section(
-    doc: Document, got: _Collected, data: pd.DataFrame, seed: int, figures: Path, fmt: str
+    doc: Document, got: _Collected, data: pd.DataFrame, seed: int, figures: Path, fmt: _Output
 ) -> None:
     random_rows = data[data["design"] == "random"]
     if random_rows.empty or random_rows[ARM].nunique() < 2:
@@ -249,7 +270,7 @@ def _tuning_section(
         doc.paragraph("No configuration of the random design was run by both methods.")
         return
     doc.figure(
-        _save(plot_tuning_curves(data, seed=seed), figures / "tuning_curves", fmt),
+        fmt.save(plot_tuning_curves(data, curves=curves), figures / "tuning_curves"),
         "Expected test accuracy and NLL of the configuration chosen on validation accuracy "
         "among k configurations drawn at random from the random design (Dodge et al., 2019), "
         "with 95% bootstrap bands over configurations; diverged runs at chance.",
@@ -268,7 +289,7 @@ def _metric_section(
     m: Metric,
     seed: int,
     figures: Path,
-    fmt: str,
+    fmt: _Output,
     first: bool,
 ) -> None:
     summary = sensitivity_summary(data, m)
@@ -292,25 +313,25 @@ def _metric_section(
     doc.table(text.summary_table(summary, m))
     if grid_axes(data) is not None:
         doc.figure(
-            _save(plot_heatmaps(data, m), figures / f"heatmap_{m.key}", fmt),
+            fmt.save(plot_heatmaps(data, m), figures / f"heatmap_{m.key}"),
             f"{m.title} over the grid design, one panel per method, one colour scale; red "
             "frames mark cells where seeds diverged (excluded from the mean).",
         )
     if oat_params(data):
         doc.figure(
-            _save(plot_oat_curves(data, m), figures / f"oat_{m.key}", fmt),
+            fmt.save(plot_oat_curves(data, m), figures / f"oat_{m.key}"),
             f"One-at-a-time sensitivity of {m.label}: mean over seeds with the min–max "
             "band over seeds; dotted line: base configuration.",
         )
     doc.figure(
-        _save(plot_ecdf(data, m), figures / f"ecdf_{m.key}", fmt),
+        fmt.save(plot_ecdf(data, m), figures / f"ecdf_{m.key}"),
         f"ECDF of {m.label} over configurations: a robust method rises steeply near its "
         "best value.",
     )
     random_rows = data[data["design"].isin(RANDOM_DESIGNS)]
     if first and not random_rows.empty and varied(random_rows):  # others: marginal_effects.csv
         doc.figure(
-            _save(plot_marginal_effects(data, m), figures / f"marginal_{m.key}", fmt),
+            fmt.save(plot_marginal_effects(data, m), figures / f"marginal_{m.key}"),
             f"Marginal effect of each hyperparameter on {m.label} in the random designs "
             "(mean with 95% interval over seeds and the other hyperparameters; no dense VI "
             "curve for SSVI-only knobs).",
@@ -329,7 +350,7 @@ def _importance(
     m: Metric,
     seed: int,
     figures: Path,
-    fmt: str,
+    fmt: _Output,
     first: bool,
 ) -> None:
     tables, skipped = [], []
@@ -354,13 +375,13 @@ def _importance(
         + "."
     )
     doc.figure(
-        _save(plot_importance(table), figures / f"importance_{m.key}", fmt),
+        fmt.save(plot_importance(table), figures / f"importance_{m.key}"),
         f"Importance of each hyperparameter for {m.label}, per method and design, with 95% "
         "bootstrap intervals over configurations.",
     )
 
 
-def _cost_section(doc: Document, data: pd.DataFrame, figures: Path, fmt: str) -> None:
+def _cost_section(doc: Document, data: pd.DataFrame, figures: Path, fmt: _Output) -> None:
     m = resolve_metric("accuracy")
     if "train_flops" not in data.columns or data["train_flops"].isna().all():
         return
@@ -368,6 +389,6 @@ def _cost_section(doc: Document, data: pd.DataFrame, figures: Path, fmt: str) ->
         return
     doc.heading("Accuracy against training cost")
     doc.figure(
-        _save(plot_accuracy_vs_flops(data), figures / "accuracy_vs_flops", fmt),
+        fmt.save(plot_accuracy_vs_flops(data), figures / "accuracy_vs_flops"),
         "Test accuracy against training FLOPs, one point per configuration and method.",
     )

@@ -27,7 +27,7 @@ from analysis._schema import (
     sort_arms,
     ssvi_only,
 )
-from analysis._variance import components, sd, summarize
+from analysis._variance import estimate, sd, summarize
 
 
 def t975(dof: int) -> float:
@@ -90,7 +90,7 @@ def sensitivity_summary(
         if not paired.n_configs:
             continue
         summary = summarize(paired.values)
-        config_var, _ = components(summary.mean, summary.within_ss, summary.n)
+        config_var, _ = estimate(summary)
         ran = pd.Series(paired.config_ids)
         for k, name in enumerate(paired.arms):
             trials = shared[(shared[ARM] == name) & shared["config_id"].isin(ran)]

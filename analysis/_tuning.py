@@ -45,15 +45,17 @@ def expected_best(val: np.ndarray, test: np.ndarray, ks: np.ndarray) -> np.ndarr
 
 
 def _tie_means(v: np.ndarray, t: np.ndarray) -> np.ndarray:
-    if not (np.diff(v, axis=-1) == 0).any():
-        return t
-    out = t.copy()
-    flat_v, flat_t, flat_o = (a.reshape(-1, a.shape[-1]) for a in (v, t, out))
-    for row in range(flat_v.shape[0]):
-        _, inverse = np.unique(flat_v[row], return_inverse=True)
-        sums = np.bincount(inverse, weights=flat_t[row])
-        flat_o[row] = (sums / np.bincount(inverse))[inverse]
-    return flat_o.reshape(out.shape)
+    """``t`` with each run of equal (sorted) validation scores replaced by its mean."""
+    n = v.shape[-1]
+    flat_v, flat_t = v.reshape(-1, n), t.reshape(-1, n)
+    starts = np.ones_like(flat_v, dtype=bool)
+    starts[:, 1:] = np.diff(flat_v, axis=1) != 0
+    group = np.cumsum(starts, axis=1) - 1 + n * np.arange(flat_v.shape[0])[:, None]
+    sums = np.bincount(group.ravel(), weights=flat_t.ravel(), minlength=flat_v.size)
+    counts = np.bincount(group.ravel(), minlength=flat_v.size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = sums / counts
+    return means[group].reshape(t.shape)
 
 
 def _configs(data: pd.DataFrame, m: Metric) -> tuple[list[str], np.ndarray, np.ndarray]:

@@ -42,11 +42,17 @@ class Summary:
         mean: ``(K, C)`` seed-averaged value of each configuration.
         within_ss: ``(K, C)`` sum of squared deviations from that mean over seeds.
         n: ``(C,)`` number of seeds of each configuration (the same for every method: pairs).
+        noise: ``(C,)`` seed noise of each mean, in units of the seed variance (``1 / n``; for
+            a level pooling several configurations, the mean of their ``1 / n`` over their
+            number).
+        dof: ``(C,)`` degrees of freedom of the within sums of squares (``n - 1``).
     """
 
     mean: np.ndarray
     within_ss: np.ndarray
     n: np.ndarray
+    noise: np.ndarray
+    dof: np.ndarray
 
     @property
     def n_configs(self) -> int:
@@ -56,7 +62,7 @@ class Summary:
     @property
     def df(self) -> int:
         """Degrees of freedom of the pooled seed variance."""
-        return int((self.n - 1).sum())
+        return int(self.dof.sum())
 
 
 def summarize(values: np.ndarray) -> Summary:
@@ -69,37 +75,59 @@ def summarize(values: np.ndarray) -> Summary:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         mean = np.nanmean(v, axis=-1)
+        noise = 1.0 / n
     within = np.nansum((v - mean[..., None]) ** 2, axis=-1)
-    return Summary(mean, within, n)
+    return Summary(mean, within, n, noise, n - 1)
+
+
+def by_level(summary: Summary, levels: np.ndarray) -> Summary:
+    """Pool configurations into levels: a level's value is the mean of its configurations'
+    means (a grid axis's level averaged over the other axis), its seed noise the mean of theirs
+    over their number, and its within sums of squares theirs (two-way: the other axis's effect
+    stays out of the seed variance)."""
+    codes, inverse = np.unique(np.asarray(levels, dtype=str), return_inverse=True)
+    count = np.bincount(inverse).astype(float)
+
+    def total(x: np.ndarray) -> np.ndarray:
+        return np.stack([np.bincount(inverse, weights=row, minlength=codes.size) for row in x])
+
+    return Summary(
+        mean=total(summary.mean) / count,
+        within_ss=total(summary.within_ss),
+        n=np.bincount(inverse, weights=summary.n).astype(int),
+        noise=np.bincount(inverse, weights=summary.noise) / count**2,
+        dof=np.bincount(inverse, weights=summary.dof).astype(int),
+    )
 
 
 def components(
-    mean: np.ndarray, within_ss: np.ndarray, n: np.ndarray
+    mean: np.ndarray, within_ss: np.ndarray, noise: np.ndarray, dof: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Unbiased configuration and seed variance components.
 
     Args:
         mean: ``(..., C)`` seed-averaged values.
         within_ss: ``(..., C)`` within-configuration sums of squares.
-        n: ``(..., C)`` or ``(C,)`` seeds per configuration.
+        noise: ``(..., C)`` or ``(C,)`` seed noise of each mean in seed variances (``1 / n``).
+        dof: ``(..., C)`` or ``(C,)`` degrees of freedom of the within sums of squares.
 
     Returns:
         ``(config_var, seed_var)``, each ``(...,)``; NaN where fewer than 2 configurations or
         no within-configuration degree of freedom.
     """
-    n = np.broadcast_to(n, mean.shape).astype(float)
-    df = (n - 1).sum(-1)
+    noise = np.broadcast_to(noise, mean.shape).astype(float)
+    df = np.broadcast_to(dof, mean.shape).astype(float).sum(-1)
     with np.errstate(divide="ignore", invalid="ignore"):
         seed_var = within_ss.sum(-1) / df
         between = mean.var(-1, ddof=1) if mean.shape[-1] > 1 else np.full(mean.shape[:-1], np.nan)
-        config_var = between - seed_var * (1.0 / n).mean(-1)
+        config_var = between - seed_var * noise.mean(-1)
     config_var = np.where(df > 0, config_var, np.nan)
     return config_var, np.where(df > 0, seed_var, np.nan)
 
 
 def estimate(summary: Summary) -> tuple[np.ndarray, np.ndarray]:
     """``(config_var, seed_var)`` per method, each ``(K,)``."""
-    return components(summary.mean, summary.within_ss, summary.n)
+    return components(summary.mean, summary.within_ss, summary.noise, summary.dof)
 
 
 def cluster_draws(
@@ -117,7 +145,9 @@ def cluster_draws(
     c = summary.n_configs
     idx = rng.integers(0, c, size=(n_boot, c))
     mean = summary.mean[:, idx]
-    config_var, seed_var = components(mean, summary.within_ss[:, idx], summary.n[idx])
+    config_var, seed_var = components(
+        mean, summary.within_ss[:, idx], summary.noise[idx], summary.dof[idx]
+    )
     correction = mean.var(-1, ddof=1) / max(c - 1, 1)
     return config_var + correction, seed_var
 
@@ -135,7 +165,7 @@ def fixed_draws(
     """
     config_var, seed_var = estimate(summary)
     df = max(summary.df, 1)
-    n = summary.n.astype(float)
+    noise = summary.noise.astype(float)
     out_c, out_s = [], []
     for k in range(summary.mean.shape[0]):
         m = summary.mean[k]
@@ -143,9 +173,9 @@ def fixed_draws(
         keep = np.sqrt(max(config_var[k], 0.0) / spread) if spread > 0 else 0.0
         mu = m.mean() + (m - m.mean()) * keep
         sigma2 = seed_var[k] * df / rng.chisquare(df, size=(n_boot, 1))
-        drawn = mu + np.sqrt(sigma2 / n) * rng.standard_normal((n_boot, m.size))
+        drawn = mu + np.sqrt(sigma2 * noise) * rng.standard_normal((n_boot, m.size))
         s2 = sigma2[:, 0] * rng.chisquare(df, size=n_boot) / df
-        out_c.append(drawn.var(-1, ddof=1) - s2 * (1.0 / n).mean())
+        out_c.append(drawn.var(-1, ddof=1) - s2 * noise.mean())
         out_s.append(s2)
     return np.stack(out_c), np.stack(out_s)
 
@@ -169,11 +199,13 @@ def two_sided_p(draws: np.ndarray) -> float:
 
 
 def percentile_interval(draws: np.ndarray, level: float = 0.95) -> tuple[float, float]:
-    """Equal-tailed percentile interval of the draws (NaN when there are none)."""
+    """Equal-tailed percentile interval of the draws, NaN draws left out (NaN when there are
+    none); infinite draws (a ratio over a zero) stay and can make a bound infinite."""
     d = np.asarray(draws, dtype=float)
-    d = d[np.isfinite(d)]
+    d = d[~np.isnan(d)]
     if d.size == 0:
         return float("nan"), float("nan")
     tail = 50.0 * (1.0 - level)
-    low, high = np.percentile(d, [tail, 100.0 - tail])
+    # no interpolation: a bound between a finite draw and an infinite one is the infinite one
+    low, high = np.percentile(d, [tail, 100.0 - tail], method="inverted_cdf")
     return float(low), float(high)

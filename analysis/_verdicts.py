@@ -25,9 +25,12 @@ How a verdict is reached:
   the difference must be detectable both with the configurations held fixed (seed noise only,
   parametric bootstrap) and with the configurations resampled (cluster bootstrap, which carries
   each configuration's seed noise along): the p-value is the larger of the two (an
-  intersection-union test, Berger 1982). The interval is the cluster bootstrap's.
-- One-at-a-time levels are single configurations: only seeds vary, so only the parametric
-  bootstrap (fiducial seed variance: honest with 3 seeds) applies.
+  intersection-union test, Berger 1982); the interval is the union of the two bootstraps'
+  intervals, so that it excludes zero only when both tests do.
+- One-at-a-time levels are single configurations, and a grid axis's levels are fixed by the
+  design: only seeds vary, so only the parametric bootstrap (fiducial seed variance: honest
+  with 3 seeds) applies.
+- Intervals are 95% and not adjusted for multiplicity; verdicts are.
 - Holm's step-down correction within each family; ``verdict`` is ``less`` / ``more`` (SSVI
   relative to dense VI) when the Holm-adjusted p-value is below ``alpha``, else ``none``.
 - ``detectable``: the smallest difference the comparison would detect with 80% power after the
@@ -105,13 +108,14 @@ class _Test:
     p_value: float
     paired: Paired
     note: str = ""
+    units: int | None = None  # configurations (or levels) compared, when not the pairs'
 
 
 def verdicts(
     table: pd.DataFrame,
     *,
     seed: int = 0,
-    n_boot: int = 2000,
+    n_boot: int = 10_000,
     metrics: tuple[str, ...] = DEFAULT_METRICS,
     alpha: float = 0.05,
     diverged: str = "exclude",
@@ -121,7 +125,9 @@ def verdicts(
     Args:
         table: a results table (``load_results``) or a prepared one.
         seed: seed of the bootstraps (the result is a deterministic function of it).
-        n_boot: bootstrap draws per comparison.
+        n_boot: bootstrap draws per comparison (10,000: a p-value near a Holm threshold of
+            0.004 is then estimated to about 10%; 2,000 let the local study's OOD AUROC verdict
+            change with the seed).
         metrics: metric keys (``accuracy``, ``nll``, ``ece``, ``ood_auroc``, ``brier``).
         alpha: family-wise error rate of each family.
         diverged: ``exclude`` (diverged pairs dropped from both methods; the default) or
@@ -151,10 +157,10 @@ def verdicts(
         rows += _sensitivity_rows(shared, arm, keys, n_boot, rng, diverged == "chance")
     for m, found in _ssvi_only_scopes(data, keys, diverged == "chance"):
         for arm, scope, source, paired in found:
-            frame = _random_frame if source == "random_ssvi" else _fixed_frame
-            test = frame(
-                paired, n_boot, rng, MIN_CONFIGS if source == "random_ssvi" else MIN_LEVELS
-            )
+            sample = source == "random_ssvi"
+            summary = var.summarize(paired.values)
+            minimum = MIN_CONFIGS if sample else MIN_LEVELS
+            test = _config_sd_test(summary, paired, n_boot, rng, minimum, resample=sample)
             rows.append(_row("ssvi_only", arm, m.key, scope, test, source=source))
     out = pd.DataFrame(rows, columns=COLUMNS)
     return _holm(out, alpha)
@@ -175,7 +181,8 @@ def _sensitivity_rows(
     for m in keys:
         paired = overall[m.column]
         if paired.n_configs:
-            test = _random_frame(paired, n_boot, rng, MIN_CONFIGS)
+            summary = var.summarize(paired.values)
+            test = _config_sd_test(summary, paired, n_boot, rng, MIN_CONFIGS, resample=True)
             rows.append(_row("sensitivity", arm, m.key, "overall", test, source=source))
             rows.append(_row("noise", arm, m.key, "seed_noise", _seed_noise(paired, n_boot, rng)))
     for param in shared_params(shared):
@@ -186,9 +193,11 @@ def _sensitivity_rows(
         by_column = pair_all(level_rows, columns, (arm, DENSE), score)
         for m in keys:
             paired = by_column[m.column]
-            if paired.n_configs >= MIN_LEVELS:
-                test = _fixed_frame(paired, n_boot, rng, MIN_LEVELS)
-                rows.append(_row("sensitivity", arm, m.key, param, test, source=source))
+            if paired.n_configs and paired.levels is not None:
+                summary = var.by_level(var.summarize(paired.values), paired.levels)
+                if summary.n_configs >= MIN_LEVELS:
+                    test = _config_sd_test(summary, paired, n_boot, rng, MIN_LEVELS, False)
+                    rows.append(_row("sensitivity", arm, m.key, param, test, source=source))
     first = overall[keys[0].column]
     if first.diverged.size:
         rows.append(_row("noise", arm, "divergence", "divergence", _divergence(first)))
@@ -196,11 +205,11 @@ def _sensitivity_rows(
 
 
 def _levels(rows: pd.DataFrame, param: str) -> tuple[pd.DataFrame, str] | None:
-    """Rows measuring ``param``'s effect, one pseudo-configuration per level.
+    """Rows measuring ``param``'s effect, with a ``level`` column.
 
-    A one-at-a-time level is one configuration. A grid level spans the other axis: its runs are
-    pooled (the other axis's effect then counts as seed noise, which makes the test
-    conservative, never liberal).
+    A one-at-a-time level is one configuration. A grid level spans the other axis: its value is
+    the mean over that axis's configurations (``_variance.by_level``), and the seed variance
+    comes from within configurations, so the other axis's effect counts as neither.
     """
     if param in oat_params(rows):
         found = effect_rows(rows, param, "oat")
@@ -210,10 +219,7 @@ def _levels(rows: pd.DataFrame, param: str) -> tuple[pd.DataFrame, str] | None:
         return None
     if found is None:
         return None
-    level_rows, source = found
-    unit = level_rows["config_id"].astype(str) + "/" + level_rows["seed"].astype(str)
-    level_rows = level_rows.assign(config_id=level_rows["level"].astype(str), seed=unit)
-    return level_rows, source
+    return found
 
 
 def _ssvi_only_scopes(
@@ -227,8 +233,14 @@ def _ssvi_only_scopes(
         rows = ssvi_only_rows(data, knob)
         if rows is None:
             continue
-        arm = sort_arms(set(rows[ARM]))[0] if knob == "density" else str(rows[ARM].iloc[0])
-        paired = pair_all(rows.assign(**{ARM: "ssvi"}), columns, ("ssvi",), score)
+        base = rows[rows["oat_param"] == "base"]
+        arm = str((base if not base.empty else rows)[ARM].iloc[0])
+        # a level is a configuration: the density sweep's points share the base's config_id
+        # (density is not part of it), so they are told apart by their level
+        keyed = rows.assign(
+            **{ARM: "ssvi"}, config_id=rows["config_id"] + "@" + rows["level"].astype(str)
+        )
+        paired = pair_all(keyed, columns, ("ssvi",), score)
         found.append((arm, f"ssvi_only:{knob}", "oat", paired))
     sample = data[(data["design"] == "random_ssvi") & (data["method"] != DENSE)]
     for arm in sort_arms(set(sample[ARM])):
@@ -246,32 +258,30 @@ def _with_zero(x: np.ndarray) -> np.ndarray:
 
 
 def _config_sd_test(
-    paired: Paired, n_boot: int, rng: np.random.Generator, minimum: int, resample: bool
+    summary: var.Summary,
+    paired: Paired,
+    n_boot: int,
+    rng: np.random.Generator,
+    minimum: int,
+    resample: bool,
 ) -> _Test:
     """SSVI's configuration SD against dense VI's (or against 0 for a single method).
 
     ``resample``: the configurations are a sample (or spread over designs): the difference must
     also hold when they are resampled, an intersection-union test whose interval is the union
-    of its tests' intervals. Otherwise (a one-at-a-time sweep) only the seeds vary.
+    of its tests' intervals. Otherwise (a one-at-a-time sweep, a grid axis) only seeds vary.
     """
-    summary = var.summarize(paired.values)
     config_var, _ = var.estimate(summary)
     point = _with_zero(var.sd(config_var)[:, None])[:, 0]
     note = _too_few(summary, minimum)
     frames = [_with_zero(var.fixed_draws(summary, n_boot, rng)[0])]
     if resample:
         frames.append(_with_zero(var.cluster_draws(summary, n_boot, rng)[0]))
-    p = max(var.two_sided_p(d[0] - d[1]) for d in frames)
+    ps = [var.two_sided_p(d[0] - d[1]) for d in frames]
+    p = float("nan") if note or any(x != x for x in ps) else max(ps)
     draws = tuple(var.sd(d) for d in frames)
-    return _Test((float(point[0]), float(point[1])), draws, np.nan if note else p, paired, note)
-
-
-def _random_frame(paired: Paired, n_boot: int, rng: np.random.Generator, minimum: int) -> _Test:
-    return _config_sd_test(paired, n_boot, rng, minimum, resample=True)
-
-
-def _fixed_frame(paired: Paired, n_boot: int, rng: np.random.Generator, minimum: int) -> _Test:
-    return _config_sd_test(paired, n_boot, rng, minimum, resample=False)
+    point_ = (float(point[0]), float(point[1]))
+    return _Test(point_, draws, p, paired, note, units=summary.n_configs)
 
 
 def _seed_noise(paired: Paired, n_boot: int, rng: np.random.Generator) -> _Test:
@@ -281,31 +291,51 @@ def _seed_noise(paired: Paired, n_boot: int, rng: np.random.Generator) -> _Test:
     _, cluster = var.cluster_draws(summary, n_boot, rng)
     _, fixed = var.fixed_draws(summary, n_boot, rng)
     p = np.nan
-    if not note:
-        p = max(var.two_sided_p(cluster[0] - cluster[1]), var.two_sided_p(fixed[0] - fixed[1]))
+    ps = [var.two_sided_p(cluster[0] - cluster[1]), var.two_sided_p(fixed[0] - fixed[1])]
+    if not note and not any(x != x for x in ps):
+        p = max(ps)
     sd = np.sqrt(seed_var)
     return _Test((float(sd[0]), float(sd[1])), (np.sqrt(cluster), np.sqrt(fixed)), p, paired, note)
 
 
 def _divergence(paired: Paired) -> _Test:
-    """Exact McNemar test over the pairs both methods ran; Clopper-Pearson interval."""
+    """Exact McNemar test over the pairs both methods ran; Newcombe's hybrid score interval for
+    the difference of paired proportions (Newcombe 1998, method 10), honest with no event."""
     div = paired.diverged > 0
     n = div.shape[1]
+    both = int((div[0] & div[1]).sum())
     b = int((div[0] & ~div[1]).sum())  # SSVI diverged, dense VI did not
     c = int((div[1] & ~div[0]).sum())
     rates = div.mean(axis=1)
-    if b + c == 0:
-        return _Test((float(rates[0]), float(rates[1])), (np.zeros((2, 1)),), 1.0, paired, "")
-    test = stats.binomtest(b, b + c, 0.5)
-    ci = test.proportion_ci(0.95, method="exact")
-    share = (b + c) / n
-    return _Test(
-        (float(rates[0]), float(rates[1])),
-        (np.array([[share * (2 * ci.low - 1)], [share * (2 * ci.high - 1)]]),),
-        float(test.pvalue),
-        paired,
-        f"{b} pairs where only SSVI diverged, {c} where only dense VI did, of {n}",
-    )
+    low, high = newcombe_interval(both, b, c, n - both - b - c)
+    p = 1.0 if b + c == 0 else float(stats.binomtest(b, b + c, 0.5).pvalue)
+    note = f"{b} pairs where only SSVI diverged, {c} where only dense VI did, of {n}"
+    interval = np.array([[low], [high]])
+    return _Test((float(rates[0]), float(rates[1])), (interval,), p, paired, note)
+
+
+def newcombe_interval(a: int, b: int, c: int, d: int, level: float = 0.95) -> tuple[float, float]:
+    """95% interval of ``p1 - p2`` from a paired 2x2 table (``a``: both events, ``b``: only the
+    first, ``c``: only the second, ``d``: neither), Newcombe's method 10 (Wilson score limits
+    of each margin combined with the phi correlation)."""
+    n = a + b + c + d
+    if n == 0:
+        return float("nan"), float("nan")
+    z = float(stats.norm.isf((1 - level) / 2))
+
+    def wilson(k: int) -> tuple[float, float]:
+        p = k / n
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        return centre - half, centre + half
+
+    p1, p2 = (a + b) / n, (a + c) / n
+    (l1, u1), (l2, u2) = wilson(a + b), wilson(a + c)
+    denominator = (a + b) * (c + d) * (a + c) * (b + d)
+    phi = (a * d - b * c) / np.sqrt(denominator) if denominator > 0 else 0.0
+    delta = np.sqrt(max((p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2, 0))
+    eps = np.sqrt(max((u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2, 0))
+    return float(p1 - p2 - delta), float(p1 - p2 + eps)
 
 
 def _too_few(summary: var.Summary, minimum: int) -> str:
@@ -356,7 +386,7 @@ def _row(
         "ratio_low": ratio[1],
         "ratio_high": ratio[2],
         "p_value": test.p_value,
-        "n_configs": test.paired.n_configs,
+        "n_configs": test.paired.n_configs if test.units is None else test.units,
         "n_pairs": test.paired.diverged.shape[1]
         if statistic == "divergence_rate"
         else test.paired.n_pairs,

@@ -31,7 +31,9 @@ def main(argv: list[str] | None = None) -> int:
         choices=sorted(METRICS),
         help="metrics to analyse",
     )
-    parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples")
+    parser.add_argument(
+        "--n-boot", type=int, default=10_000, help="bootstrap draws per verdict (default 10000)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
     parser.add_argument(
         "--num-classes",
@@ -39,7 +41,12 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="number of classes, for datasets the analysis does not know",
     )
-    parser.add_argument("--vector-format", choices=("svg", "pdf"), default="svg")
+    parser.add_argument(
+        "--vector-format",
+        choices=("none", "svg", "pdf"),
+        default="none",
+        help="also write each figure as SVG or PDF (default: PNG only)",
+    )
     args = parser.parse_args(argv)
     start = time.perf_counter()
     try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor
 
-import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
@@ -90,8 +89,9 @@ def test_random_divergences_do_not_make_a_verdict() -> None:
 def test_power_for_a_configuration_effect_0_6_times_dense_vi_s() -> None:
     results = _simulate(World(effect=0.6))
     headline = (results["scope"] == "overall") & (results["family"] == "sensitivity")
-    less = headline & (results["metric"] == "accuracy") & (results["verdict"] == "less")
-    assert _rate(results, less) >= 0.80
+    less = headline & (results["verdict"] == "less")
+    assert _rate(results, less & (results["metric"] == "accuracy")) >= 0.80
+    assert _rate(results, less & (results["metric"] == "nll")) >= 0.80  # lower is better there
     assert not (headline & (results["verdict"] == "more")).any()
 
 
@@ -114,5 +114,4 @@ def test_an_ssvi_only_knob_is_ssvi_s_own_sensitivity_not_the_headline() -> None:
         fired, n = _family_rate(results, "sensitivity")
         assert _at_most_5_percent(fired, n), (world, fired, n)
         found = (results["scope"] == "ssvi_only:removal") & (results["verdict"] == "more")
-        assert _rate(results, found) >= 0.3
-    assert np.isfinite(results["p_value"]).any()
+        assert _rate(results, found) >= 0.3  # a 1-point effect of one level of six, 3 seeds

@@ -16,7 +16,8 @@ from analysis.report import main
 @pytest.fixture(scope="module")
 def report_dir(study_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("report")
-    assert main([str(study_dir), "--out", str(out), "--n-boot", "500"]) == 0
+    args = [str(study_dir), "--out", str(out), "--n-boot", "500", "--vector-format", "svg"]
+    assert main(args) == 0
     return out
 
 

@@ -148,3 +148,55 @@ def test_same_seed_same_answer() -> None:
     pd.testing.assert_frame_equal(a, verdicts(table, seed=7, n_boot=300))
     with pytest.raises(ValueError, match="exclude"):
         verdicts(table, diverged="drop")
+
+
+def test_a_density_sweep_is_ssvi_s_own_knob_and_never_a_shared_arm() -> None:
+    # the sweep's points share the base configuration's id (density is not part of it)
+    world = World(density_sweep=(0.05, 0.2, 0.5), density_effect=0.05)
+    v = verdicts(make_table(world, seed=6), seed=0, metrics=("accuracy",))
+    assert set(v["arm"]) == {"ssvi@0.1"}  # no arm of one configuration in the headline
+    density = v[v["scope"] == "ssvi_only:density"].iloc[0]
+    assert density["n_configs"] == 4 and density["n_pairs"] == 12  # 0.05, 0.1, 0.2, 0.5
+    assert density["verdict"] == "more" and density["ssvi"] > 0.02
+    assert overall(v)["n_configs"] == 25
+
+
+def test_a_grid_axis_level_averages_over_the_other_axis() -> None:
+    # grid only: kl_weight's levels span initial sigma, which moves SSVI's accuracy a lot and
+    # dense VI's not at all; both methods have the same kl_weight effect. The other axis must
+    # count neither as kl_weight's effect nor as seed noise: equal configuration SDs.
+    rng = np.random.default_rng(0)
+    kl_effect = {0.01: 0.0, 0.1: -0.01, 1.0: -0.04}
+    sigma_effect = {1e-4: -0.03, 1e-3: 0.0, 1e-2: 0.03}
+    records = []
+    for kl, a in kl_effect.items():
+        for sigma, b in sigma_effect.items():
+            for s in range(3):
+                for method, other in (("ssvi", b), ("dense_vi", 0.0)):
+                    records.append(
+                        {"method": method, "design": "grid", "config_id": f"{kl}-{sigma}",
+                         "kl_weight": kl, "init_sigma": sigma, "seed": s,
+                         "test_accuracy": 0.9 + a + other + 0.002 * rng.normal()}
+                    )  # fmt: skip
+    v = verdicts(build_table(records), metrics=("accuracy",))
+    row = v[v["scope"] == "kl_weight"].iloc[0]
+    assert row["source"] == "grid" and row["n_configs"] == 3
+    truth = np.std(list(kl_effect.values()), ddof=1)
+    assert row["ssvi"] == pytest.approx(truth, rel=0.1)
+    assert row["dense_vi"] == pytest.approx(truth, rel=0.1)
+    assert row["verdict"] == "none"
+
+
+def test_no_divergence_still_has_an_honest_interval() -> None:
+    from analysis._verdicts import newcombe_interval
+
+    low, high = newcombe_interval(0, 0, 0, 75)  # the Wilson bound of 0 events in 75
+    assert high == pytest.approx(3.84 / (75 + 3.84), rel=0.01) and low == pytest.approx(-high)
+    # coverage of the paired difference by simulation: 75 pairs, rare and correlated events
+    rng = np.random.default_rng(0)
+    for p_both, p_first, p_second in ((0.0, 0.03, 0.0), (0.02, 0.05, 0.01), (0.1, 0.1, 0.1)):
+        probs = [p_both, p_first, p_second, 1 - p_both - p_first - p_second]
+        truth = p_first - p_second
+        tables = rng.multinomial(75, probs, size=2000)
+        covered = [newcombe_interval(*t)[0] <= truth <= newcombe_interval(*t)[1] for t in tables]
+        assert np.mean(covered) >= 0.93, probs

@@ -62,6 +62,8 @@ class World:
             with ``snr``): an effect of a knob dense VI does not have.
         legacy_random: the random design varies SSVI's own knobs too, for both methods (how
             studies were planned before the shared/SSVI-only split).
+        density_sweep: SSVI densities of a one-at-a-time density sweep (``--all-knobs``);
+            ``density_effect``: accuracy SSVI loses at a density below 0.1.
         n_random, n_random_ssvi, n_seeds: sizes of the design.
     """
 
@@ -72,6 +74,8 @@ class World:
     diverge_rate: float = 1.0
     removal_effect: float = 0.0
     legacy_random: bool = False
+    density_sweep: tuple[float, ...] = ()
+    density_effect: float = 0.0
     n_random: int = 12
     n_random_ssvi: int = 10
     n_seeds: int = 3
@@ -105,17 +109,22 @@ def _surface(hp: dict[str, object], ssvi: bool, world: World) -> dict[str, float
     return out
 
 
+BOTH, SSVI = (0.1, 1.0), (0.1,)
+
+
 def _configs(world: World, rng: np.random.Generator):
     for kl in GRID["kl_weight"]:
         for sigma in GRID["init_sigma"]:
-            yield "grid", "", {**BASE, "kl_weight": kl, "init_sigma": sigma}, True
-    yield "oat", "base", dict(BASE), True
+            yield "grid", "", {**BASE, "kl_weight": kl, "init_sigma": sigma}, BOTH
+    yield "oat", "base", dict(BASE), BOTH
     for param, values in OAT_SHARED.items():
         for value in values:
-            yield "oat", param, {**BASE, param: value}, True
+            yield "oat", param, {**BASE, param: value}, BOTH
     for param, values in OAT_SSVI.items():
         for value in values:
-            yield "oat", param, {**BASE, param: value}, False
+            yield "oat", param, {**BASE, param: value}, SSVI
+    for density in world.density_sweep:
+        yield "oat", "density", dict(BASE), (density,)
     for _ in range(world.n_random):
         point = {
             **BASE,
@@ -124,9 +133,9 @@ def _configs(world: World, rng: np.random.Generator):
         }
         if world.legacy_random:
             point.update(_ssvi_knobs(rng))
-        yield "random", "", point, True
+        yield "random", "", point, BOTH
     for _ in range(world.n_random_ssvi):
-        yield "random_ssvi", "", {**BASE, **_ssvi_knobs(rng)}, False
+        yield "random_ssvi", "", {**BASE, **_ssvi_knobs(rng)}, SSVI
 
 
 def _ssvi_knobs(rng: np.random.Generator) -> dict[str, object]:
@@ -148,12 +157,17 @@ def make_table(world: World = World(), seed: int = 0) -> pd.DataFrame:
     """One study's results table drawn from ``world`` (a different draw for every ``seed``)."""
     rng = np.random.default_rng(seed)
     trials = []
-    for design, oat_param, hp, both in _configs(world, rng):
-        is_default = all(hp[k] == BASE[k] for k in BASE)
-        for density in (0.1, 1.0) if both else (0.1,):
+    for design, oat_param, hp, densities in _configs(world, rng):
+        is_default = all(hp[k] == BASE[k] for k in BASE) and oat_param != "density"
+        for density in densities:
             for s in range(world.n_seeds):
                 trials.append((design, oat_param, hp, is_default, density, s))
-    paired = [i for i, t in enumerate(trials) if t[4] < 1 and t[0] in ("grid", "oat", "random")]
+    shared_oat = ("base", *OAT_SHARED)
+    paired = [  # SSVI trials of configurations dense VI also ran
+        i
+        for i, t in enumerate(trials)
+        if t[4] == 0.1 and (t[0] in ("grid", "random") or (t[0] == "oat" and t[1] in shared_oat))
+    ]
     random_div = set(rng.choice(paired, size=world.random_divergences, replace=False).tolist())
     rows = []
     for i, (design, oat_param, hp, is_default, density, s) in enumerate(trials):
@@ -169,6 +183,8 @@ def make_table(world: World = World(), seed: int = 0) -> pd.DataFrame:
 def _row(design, oat_param, hp, is_default, density, s, diverged, world, rng, i) -> list[object]:
     ssvi = density < 1
     truth = _surface(hp, ssvi, world)
+    if ssvi and density < 0.1:
+        truth["accuracy"] -= world.density_effect
     scale = world.noise if ssvi else 1.0
     v = {k: truth[k] + scale * world.seed_sd[k] * rng.normal() for k in truth}
     nan = float("nan")

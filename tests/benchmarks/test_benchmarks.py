@@ -54,9 +54,9 @@ def test_gpu_benchmark_concurrent_trials_run_on_cpu() -> None:
 
 
 def test_analysis_speed_prints_its_timings() -> None:
-    last = run("analysis_speed.py", "--repeats", "1")
+    last = run("analysis_speed.py", "--repeats", "1", "--no-command")
     assert re.fullmatch(
         r"summary: verdicts \d+\.\d\d s on \d+ runs \(target 3 s\); report \d+\.\d s in "
-        r"process, \d+\.\d s as a command \(target 10 s\)",
+        r"process, nan s as a command \(target 10 s\)",
         last,
     ), last
