@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from analysis._load import ResultsTableError, load_results
 from analysis._report import write_report
@@ -49,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     start = time.perf_counter()
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        print(f"error: --out {args.out!r} is a file; give a folder for the report", file=sys.stderr)
+        return 2
     try:
         table = load_results(args.results)
         md = write_report(

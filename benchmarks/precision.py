@@ -23,8 +23,9 @@ from scipy import stats
 
 from ssvi.config import ConfigError, make_config
 from ssvi.data import DATASETS, SPLIT_SEED, load_dataset
+from ssvi.device import resolve_device
 from ssvi.models import MODELS
-from ssvi.train import COMPLETED, Trainer, resolve_device
+from ssvi.train import COMPLETED, Trainer
 
 METRICS = {  # result key -> label
     "test_accuracy": "accuracy",

@@ -28,9 +28,9 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from ssvi.batches import BatchIterator
 from ssvi.config import COMPILE_MODES, make_config
 from ssvi.data import load_dataset
-from ssvi.export import export_bytes
+from ssvi.device import resolve_device
 from ssvi.models import create_model
-from ssvi.train import Trainer, resolve_device
+from ssvi.train import Trainer
 
 
 def _sync(device: torch.device) -> None:
@@ -142,7 +142,7 @@ def bayesian_pair(args: argparse.Namespace, data, density: float) -> dict[str, d
     return {
         key: {
             "rate": n / statistics.median(times[key]),
-            "bytes": len(export_bytes(trainer)),
+            "bytes": len(trainer.export_bytes()),
             "ops": float("nan") if args.compile else ops_per_step(trainer),
         }
         for key, trainer in trainers.items()

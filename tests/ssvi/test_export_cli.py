@@ -9,12 +9,15 @@ import yaml
 from ssvi.cli import main
 from ssvi.config import make_config
 from ssvi.evaluate import predict
-from ssvi.export import export_bytes, export_model, load_exported
+from ssvi.export import export_model, load_exported
 from ssvi.train import Trainer
 
 
 def test_export_round_trip_identical_predictions(short_ssvi, tmp_path) -> None:
-    size = export_model(short_ssvi, tmp_path / "model.pt")
+    d = short_ssvi.data
+    size = export_model(
+        short_ssvi.model, short_ssvi.cfg, d.input_shape, d.num_classes, tmp_path / "model.pt"
+    )
     model, cfg = load_exported(tmp_path / "model.pt")
     assert cfg == short_ssvi.cfg
     x = short_ssvi.data.test_x
@@ -33,7 +36,7 @@ def test_export_round_trip_identical_predictions(short_ssvi, tmp_path) -> None:
 
 def test_sparse_file_at_least_5x_smaller_than_dense(short_ssvi, digits) -> None:
     dense = Trainer(make_config({"density": 1.0, "epochs": 1}), digits)
-    ratio = len(export_bytes(dense)) / len(export_bytes(short_ssvi))
+    ratio = len(dense.export_bytes()) / len(short_ssvi.export_bytes())
     assert ratio >= 5.0
 
 
@@ -140,3 +143,72 @@ def test_cli_help_documents_every_field(capsys) -> None:
     text = capsys.readouterr().out
     for field in ("kl_weight", "update_interval", "removal", "eval_samples", "precision"):
         assert field in text
+
+
+class _Payload:
+    """A pickled object that creates a file when unpickled: what a malicious file would do."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+@pytest.mark.parametrize("command", ["eval", "export", "resume"])
+def test_files_that_could_run_code_are_refused(tmp_path, capsys, command: str) -> None:
+    marker = tmp_path / "pwned"
+    bad = tmp_path / ("checkpoint.pt" if command == "resume" else "model.pt")
+    torch.save({"format": "ssvi-compact-v1", "cfg": _Payload(str(marker))}, bad)
+    argv = {
+        "eval": ["eval", str(bad)],
+        "export": ["export", str(bad), "--out", str(tmp_path / "m.pt")],
+        "resume": ["train", "--out", str(tmp_path), "--resume", "--quiet"],
+    }[command]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "loads safely" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not marker.exists()  # nothing ran
+
+
+def test_eval_refuses_a_safe_file_that_is_not_a_model(tmp_path, capsys) -> None:
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "other.pt")
+    (tmp_path / "text.pt").write_text("not a torch file")
+    for name in ("other.pt", "text.pt", "missing.pt"):
+        assert main(["eval", str(tmp_path / name)]) == 2
+        err = capsys.readouterr().err
+        assert name in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_diverged_run_writes_strict_json_and_says_so(tmp_path, capsys) -> None:
+    out = tmp_path / "div"
+    argv = ["train", "--set", "lr=1e6", "--set", "epochs=2", "--set", "model=mlp"]
+    assert main([*argv, "--set", "eval_samples=1", "--out", str(out), "--quiet"]) == 0
+    text = (out / "metrics.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    metrics = json.loads(text)  # the standard parser, strict
+    assert metrics["status"] == "diverged" and metrics["train_loss"] is None
+    assert metrics["last_finite_epoch"] == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith("diverged in epoch 1") and "no finite state" in line
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--config", "BAD"], "is not valid YAML: expected ',' or ']'"),
+        (["--out", "FILE"], "is a file; give a folder"),
+    ],
+)
+def test_cli_bad_paths_one_clear_line(tmp_path, capsys, argv, message) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("epochs: 2\nlr: [0.1\n")
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    argv = [{"BAD": str(bad), "FILE": str(afile)}.get(a, a) for a in argv]
+    if "--out" not in argv:
+        argv += ["--out", str(tmp_path / "run")]
+    assert main(["train", *argv, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()

@@ -67,9 +67,37 @@ def test_same_seed_same_run(digits) -> None:
 def test_absurd_learning_rate_is_reported_as_diverged(digits) -> None:
     result = Trainer(make_config({"epochs": 3, "lr": 1e8, "eval_samples": 1}), digits).fit()
     assert result.status == DIVERGED
-    assert result.epochs_completed >= 1
+    assert result.epochs_completed == 1
+    assert result.metrics["last_finite_epoch"] == 0  # diverged in its first epoch: nothing to test
     assert "test_accuracy" not in result.metrics
     assert "train_flops" in result.metrics
+
+
+def test_a_run_that_diverges_later_reports_its_last_finite_state(digits) -> None:
+    class Poison:
+        """At the end of epoch 2, record the test metrics, then make the weights NaN."""
+
+        def on_epoch_end(self, trainer: Trainer, metrics: dict) -> None:
+            if trainer.epoch == 2:
+                torch.manual_seed(11)
+                self.expected = trainer.evaluate("test")
+                with torch.no_grad():
+                    next(trainer.model.parameters()).fill_(float("nan"))
+
+    poison = Poison()
+    cfg = make_config({"epochs": 4, "eval_samples": 2, "model": "mlp"})
+    trainer = Trainer(cfg, digits, [poison])
+    torch.manual_seed(11)
+    result = trainer.fit()
+    assert result.status == DIVERGED and result.epochs_completed == 3
+    assert result.metrics["last_finite_epoch"] == 2
+    # the mean-weight model is deterministic: the last finite state's metrics, exactly
+    assert (
+        result.metrics["test_accuracy_mean_weights"]
+        == poison.expected["test_accuracy_mean_weights"]
+    )
+    assert math.isfinite(result.metrics["val_accuracy"])
+    assert not torch.isfinite(next(trainer.model.parameters())).all()  # what happened stays
 
 
 def test_callbacks_see_metrics_and_can_stop(digits) -> None:

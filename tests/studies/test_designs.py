@@ -48,7 +48,7 @@ def test_grid_is_full_factorial() -> None:
 
 
 def test_random_configurations_repeat_exactly_across_seeds() -> None:
-    # the surprise of RAY_NOTES: Tune's grid x num_samples resamples random values per grid point
+    # Tune's own grid x num_samples resamples random values per grid point (Ray 2.60)
     trials = expand_designs(["random"], LOCAL, BASE)
     by_config = collections.defaultdict(list)
     for t in trials:
@@ -144,6 +144,8 @@ def test_plan_digest_survives_a_new_default_field_and_another_data_folder() -> N
         (["--resume", "--name", "never-ran"], "--resume: no study at"),
         (["--design", "tune", "--asha"], "--asha stops single seeds"),
         (["--design", "tune", "--set", "val_fraction=0"], "val_fraction must be > 0"),
+        (["--base", "BAD_YAML"], "is not valid YAML: expected ',' or ']'"),
+        (["--storage", "A_FILE"], "is a file, not a folder"),
     ],
 )
 def test_bad_options_fail_before_ray_starts(argv, message, capsys, tmp_path, monkeypatch) -> None:
@@ -153,7 +155,13 @@ def test_bad_options_fail_before_ray_starts(argv, message, capsys, tmp_path, mon
         raise AssertionError("Ray must not start for bad options")
 
     monkeypatch.setattr(studies.robustness, "connect_ray", no_ray)
-    assert main([*argv, "--storage", str(tmp_path)]) == 2
+    (tmp_path / "bad.yaml").write_text("epochs: 2\nlr: [0.1\n")
+    (tmp_path / "a_file").write_text("x")
+    names = {"BAD_YAML": str(tmp_path / "bad.yaml"), "A_FILE": str(tmp_path / "a_file")}
+    argv = [names.get(a, a) for a in argv]
+    if "--storage" not in argv:
+        argv += ["--storage", str(tmp_path)]
+    assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
 
