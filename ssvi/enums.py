@@ -73,4 +73,5 @@ class NewSigma(StrEnum):
     """Initial sigma of weights that enter the subspace."""
 
     MEAN = "mean"  # the layer's mean active sigma
+    MEAN_RHO = "mean_rho"  # sigma of the mean active rho: the SSVI reference code's rule
     EPS = "eps"  # a small constant (NEW_SIGMA_EPS)

@@ -31,7 +31,9 @@ class SparseSubspace:
         distribution: ``uniform`` (first layer dense) or ``erk``.
         schedule: when to update and how much to drop; None freezes the initial mask.
         removal, addition: criteria names (see :mod:`ssvi.criteria`).
-        new_sigma: ``mean`` (layer's mean active sigma) or ``eps`` (NEW_SIGMA_EPS).
+        new_sigma: ``mean`` (the mean sigma of the layer's weights that stay), ``mean_rho``
+            (sigma of their mean rho, e.g. softplus(mean rho): what the SSVI reference code
+            does) or ``eps`` (NEW_SIGMA_EPS).
         grow_accumulation: number of minibatches whose dense gradients are averaged for ``grad``.
         lam: lambda of the exp-moment removal criteria.
         seed: seeds the initial masks and the ``random`` addition scores.
@@ -148,9 +150,11 @@ class SparseSubspace:
         grow = grow.float().masked_fill(mask, -math.inf)  # only weights inactive before
         grow_idx = torch.topk(grow, k, largest=True).indices
 
+        stays = torch.ones_like(sigma, dtype=torch.bool).index_fill_(0, drop_pos, False)
         if self.new_sigma == NewSigma.MEAN:  # mean sigma of the weights that stay
-            stays = torch.ones_like(sigma, dtype=torch.bool).index_fill_(0, drop_pos, False)
             new_sigma = sigma[stays].mean()
+        elif self.new_sigma == NewSigma.MEAN_RHO:  # sigma of their mean rho (reference code)
+            new_sigma = sigma_from_rho(rho[active][stays].mean(), layer.sigma_param)
         else:
             new_sigma = torch.tensor(NEW_SIGMA_EPS, device=mu.device, dtype=mu.dtype)
         mu[drop_idx] = 0.0

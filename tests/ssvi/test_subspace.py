@@ -57,12 +57,13 @@ def test_drop_schedule_values() -> None:
     assert s.steps_to_next_update(701) is None
 
 
-def test_update_rule_exact() -> None:
+@pytest.mark.parametrize("rule", ["mean", "mean_rho"])
+def test_update_rule_exact(rule: str) -> None:
     layer = ssvi.BayesLinear(4, 2, prior_std=1.0)
     model = nn.Sequential(nn.Linear(4, 4), layer)
     model[0] = ssvi.BayesLinear(4, 4)  # first layer: dense under `uniform`
     sub = ssvi.SparseSubspace(
-        model, 0.5, "uniform", removal="mean", addition="grad", new_sigma="mean"
+        model, 0.5, "uniform", removal="mean", addition="grad", new_sigma=rule
     )
     with torch.no_grad():
         layer.mask = torch.tensor([[1, 1, 0, 0], [1, 1, 0, 0]], dtype=torch.bool)
@@ -77,9 +78,13 @@ def test_update_rule_exact() -> None:
     mu = layer.weight_mu.detach()
     assert mu[0, 2] == 0 and mu[1, 3] == 0 and mu[0, 1] == 0 and mu[1, 1] == 0
     assert mu[0, 0] == 0.5 and mu[1, 0] == 2.0
-    # new sigma = mean sigma of the surviving active weights (0.1, 0.3)
-    assert layer.sigma[0, 2].item() == pytest.approx(0.2, rel=1e-5)
-    assert layer.sigma[1, 3].item() == pytest.approx(0.2, rel=1e-5)
+    # surviving active weights have sigma 0.1 and 0.3: `mean` gives them their mean sigma, the
+    # reference code's `mean_rho` softplus of their mean rho (softplus^-1 written out by hand)
+    rho = [math.log(math.expm1(v)) for v in (0.1, 0.3)]
+    expected_sigma = 0.2 if rule == "mean" else math.log1p(math.exp(sum(rho) / 2))
+    assert expected_sigma != pytest.approx(0.2, rel=0.01) or rule == "mean"
+    assert layer.sigma[0, 2].item() == pytest.approx(expected_sigma, rel=1e-5)
+    assert layer.sigma[1, 3].item() == pytest.approx(expected_sigma, rel=1e-5)
 
 
 def _digits_like(n: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
