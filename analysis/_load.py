@@ -11,7 +11,6 @@ import pandas as pd
 from analysis._schema import (
     ARM,
     METHODS,
-    NUM_CLASSES,
     NUMERIC_COLUMNS,
     REQUIRED_COLUMNS,
     STATUSES,
@@ -143,16 +142,16 @@ def prepare_results(df: pd.DataFrame, num_classes: int | None = None) -> pd.Data
     runs, and the divergence rate is reported beside it. ``score_at_chance`` gives the other
     view, diverged runs scored as the uniform predictor. Rows with ``status == "error"`` are
     excluded; their count is kept in ``df.attrs["excluded_errors"]``. Adds the ``arm`` column
-    (``dense_vi`` or ``ssvi@<density>``) and a ``num_classes`` column (from the table, else from
-    the dataset name). Tables that already have an ``arm`` column are returned unchanged.
+    (``dense_vi`` or ``ssvi@<density>``) and a ``num_classes`` column (from the table, or from
+    ``num_classes=``, NaN for tables written before the column). Tables that already have an
+    ``arm`` column are returned unchanged.
 
     Args:
         df: a table from ``load_results`` (or any frame with the contract's columns).
-        num_classes: number of classes K, for tables without a ``num_classes`` column whose
-            dataset the analysis does not know.
+        num_classes: number of classes K, for tables without a ``num_classes`` column.
 
     Raises:
-        ResultsTableError: invalid table, or a dataset whose number of classes is unknown.
+        ResultsTableError: an invalid table.
     """
     if ARM in df.columns:
         return df
@@ -167,7 +166,7 @@ def prepare_results(df: pd.DataFrame, num_classes: int | None = None) -> pd.Data
     out.loc[div, metric_columns] = np.nan
     out.attrs = {
         "excluded_errors": int((~keep).sum()),
-        "num_classes": sorted({int(k) for k in out["num_classes"]}),
+        "num_classes": sorted({int(k) for k in out["num_classes"].dropna()}),
     }
     return out.reset_index(drop=True)
 
@@ -183,6 +182,13 @@ def score_at_chance(data: pd.DataFrame) -> pd.DataFrame:
     out = data.copy()
     div = (out["status"] == "diverged").to_numpy()
     classes = out["num_classes"].to_numpy(dtype=float)
+    unknown = sorted(set(out.loc[div & np.isnan(classes), "dataset"]))
+    if unknown:
+        raise ResultsTableError(
+            f"scoring diverged runs at chance needs the number of classes of {unknown}: the "
+            "table has no num_classes column (older studies); pass num_classes= (command "
+            "line: --num-classes)"
+        )
     chance = {
         "accuracy": 1.0 / classes,
         "nll": np.log(classes),
@@ -197,16 +203,12 @@ def score_at_chance(data: pd.DataFrame) -> pd.DataFrame:
 
 
 def _num_classes(df: pd.DataFrame, num_classes: int | None) -> np.ndarray:
-    if "num_classes" in df.columns and df["num_classes"].notna().all():
-        return df["num_classes"].to_numpy(dtype=float)
+    """The rows' number of classes: the argument when given, else the table's ``num_classes``
+    column (NaN where a table predates it: only scoring a diverged run at chance needs it)."""
     if num_classes is not None:
         if num_classes < 2:
             raise ResultsTableError(f"num_classes must be at least 2, got {num_classes}")
         return np.full(len(df), float(num_classes))
-    unknown = sorted(set(df["dataset"]) - set(NUM_CLASSES))
-    if unknown:
-        raise ResultsTableError(
-            f"cannot infer the number of classes of dataset(s) {unknown}; pass num_classes= "
-            f"(command line: --num-classes). Known: {NUM_CLASSES}"
-        )
-    return df["dataset"].map(NUM_CLASSES).to_numpy(dtype=float)
+    if "num_classes" in df.columns:
+        return pd.to_numeric(df["num_classes"], errors="coerce").to_numpy(dtype=float)
+    return np.full(len(df), np.nan)

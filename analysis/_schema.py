@@ -80,10 +80,6 @@ NUMERIC_COLUMNS: tuple[str, ...] = (
     "num_classes",
 )
 
-# Number of classes of the datasets of tables without a ``num_classes`` column; others need
-# num_classes=.
-NUM_CLASSES = {"digits": 10, "digits5": 5, "cifar10": 10, "cifar100": 100, "svhn": 10, "mnist": 10}
-
 
 @dataclass(frozen=True)
 class Metric:

@@ -44,6 +44,8 @@ from ssvi.enums import StrEnum
 
 __all__ = [
     "DATASETS",
+    "DATASET_INFO",
+    "DatasetInfo",
     "DatasetName",
     "DatasetSplits",
     "DatasetUnavailableError",
@@ -60,6 +62,25 @@ class DatasetName(StrEnum):
 
 
 DATASETS: tuple[str, ...] = tuple(d.value for d in DatasetName)
+
+
+class DatasetInfo(NamedTuple):
+    """What is known of a dataset without loading it."""
+
+    input_shape: tuple[int, int, int]  # (C, H, W)
+    num_classes: int
+    train_pool: int  # training examples before the validation split
+
+
+# The one registry of dataset facts (studies estimate costs and label rows from it);
+# ``synthetic`` at its defaults.
+DATASET_INFO: dict[str, DatasetInfo] = {
+    "digits": DatasetInfo((1, 8, 8), 10, 1437),
+    "digits5": DatasetInfo((1, 8, 8), 5, 721),
+    "synthetic": DatasetInfo((3, 32, 32), 10, 1024),
+    "cifar10": DatasetInfo((3, 32, 32), 10, 50_000),
+    "cifar100": DatasetInfo((3, 32, 32), 100, 50_000),
+}
 
 _DIGITS_SPLIT_SEED = 0  # fixed, so the digits test set is the same for every run seed
 _DIGITS_OOD_SEED = 0  # the one pixel permutation that makes the digits OOD set

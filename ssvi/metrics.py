@@ -87,7 +87,10 @@ def ece(probs: Tensor, labels: Tensor, n_bins: int = 15) -> float:
     The confidence of an example is its maximum probability. Examples are grouped into
     ``n_bins`` equal-width bins ``(k/n_bins, (k+1)/n_bins]`` of confidence (closed on the right,
     so a confidence exactly on an edge falls into the lower bin), and
-    ``ECE = sum_b |B_b| / N * |accuracy(B_b) - mean confidence(B_b)|``.
+    ``ECE = sum_b |B_b| / N * |accuracy(B_b) - mean confidence(B_b)|``. The edges are exact in
+    float64: a float32 confidence that prints as an edge (``float32(0.4)`` is 0.4000000060)
+    lies just above it and falls into the upper bin; torchmetrics computes float32 edges and
+    closes its bins on the left, so such a confidence can land one bin apart there.
 
     Args:
         probs: predictive probabilities ``[N, C]``.

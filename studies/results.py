@@ -48,9 +48,9 @@ def make_row(
     by default the dataset's known count.
     """
     if num_classes is None:
-        from studies.estimate import DATASET_INFO
+        from ssvi.data import DATASET_INFO
 
-        num_classes = DATASET_INFO[run["dataset"]][1]
+        num_classes = DATASET_INFO[run["dataset"]].num_classes
     row: dict[str, Any] = {
         "study": study,
         "design": trial["design"],

@@ -63,13 +63,13 @@ def export_best(table: pd.DataFrame, base: dict[str, Any], out_dir: Path) -> lis
     """Write the best configuration per method as ``<dataset>-<method>.yaml`` run configs; returns
     the files written. Ranked by mean validation accuracy over seeds, a diverged seed counting as
     chance level; configurations with a seed stopped early (ASHA) or errored are not ranked."""
-    from studies.estimate import DATASET_INFO
+    from ssvi.data import DATASET_INFO
     from studies.presets import HYPERPARAMETERS
 
     tuned = table[table["design"] == "tune"].copy()
     unfinished = tuned.loc[~tuned["status"].isin(["completed", "diverged"]), "config_id"]
     done = tuned[~tuned["config_id"].isin(set(unfinished))].copy()
-    classes = DATASET_INFO[str(base["dataset"])][1]
+    classes = DATASET_INFO[str(base["dataset"])].num_classes
     done["score"] = [
         objective(v, s, classes) for v, s in zip(done["val_accuracy"], done["status"], strict=True)
     ]

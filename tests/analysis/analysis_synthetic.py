@@ -103,7 +103,7 @@ def build_table(records: list[dict[str, object]]) -> pd.DataFrame:
             "node": "n",
             "git_rev": "r",
             "ssvi_only": "removal,addition,update_interval,alpha,density",
-            "num_classes": float("nan"),  # from the dataset name
+            "num_classes": 10,
         }
         row.update(record)
         rows.append(row)

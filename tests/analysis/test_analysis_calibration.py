@@ -3,7 +3,7 @@
 Every replicate is a whole study table drawn from a ``truth.World`` in the local preset's shape
 (210-odd trials, 3 seeds), analysed by the real ``verdicts``. A family-wise error rate is
 "at most 5%, allowing for Monte Carlo error" when an exact binomial test of "rate <= 5%" does not
-reject at the 1% level (with 100 replicates: at most 11 false families).
+reject at the 1% level (with 80 replicates: at most 9 false families).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from truth import World, make_table
 
 from analysis import verdicts
 
-REPLICATES = 100
+REPLICATES = 80
 N_BOOT = 1000
 
 

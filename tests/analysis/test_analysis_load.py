@@ -71,7 +71,13 @@ def test_diverged_rows_set_apart_or_scored_at_chance_and_errors_excluded() -> No
             {"seed": 0},
             {"seed": 1, "status": "diverged", "test_accuracy": float("nan"), "test_nll": 9.0},
             {"seed": 2, "status": "error"},
-            {"seed": 3, "status": "diverged", "dataset": "cifar100", "method": "dense_vi"},
+            {
+                "seed": 3,
+                "status": "diverged",
+                "dataset": "cifar100",
+                "method": "dense_vi",
+                "num_classes": 100,
+            },
         ]
     )
     data = prepare_results(table)
@@ -95,15 +101,14 @@ def test_diverged_rows_set_apart_or_scored_at_chance_and_errors_excluded() -> No
     assert data[data["status"] == "diverged"]["test_accuracy"].isna().all()  # not modified
 
 
-def test_num_classes_column_wins_over_the_dataset_name() -> None:
-    table = build_table([{"dataset": "mnist1d-like", "status": "diverged"}]).assign(num_classes=4)
-    scored = score_at_chance(prepare_results(table))
-    assert scored["test_accuracy"].iloc[0] == 0.25
-
-
-def test_unknown_dataset_needs_num_classes() -> None:
-    table = build_table([{"dataset": "imagenet", "status": "diverged"}])
-    with pytest.raises(ResultsTableError, match="imagenet.*num_classes"):
-        prepare_results(table)
-    scored = score_at_chance(prepare_results(table, num_classes=1000))
+def test_rows_carry_their_number_of_classes_the_analysis_keeps_no_dataset_list() -> None:
+    table = build_table([{"dataset": "mnist1d-like", "status": "diverged", "num_classes": 4}])
+    assert score_at_chance(prepare_results(table))["test_accuracy"].iloc[0] == 0.25
+    # a table written before the column: fine until a diverged run must be scored at chance
+    old = build_table([{"dataset": "digits", "status": "diverged"}]).drop(columns="num_classes")
+    data = prepare_results(old)
+    assert data["num_classes"].isna().all()
+    with pytest.raises(ResultsTableError, match="digits.*num_classes.*--num-classes"):
+        score_at_chance(data)
+    scored = score_at_chance(prepare_results(old, num_classes=1000))
     assert scored["test_accuracy"].iloc[0] == 0.001

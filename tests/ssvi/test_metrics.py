@@ -162,3 +162,16 @@ def test_ood_identical_distributions_is_chance() -> None:
     result = ood_detection(probs[:20_000], probs[20_000:])
     for key in ("ood_auroc", "ood_auroc_maxprob", "ood_aupr", "ood_aupr_maxprob"):
         assert result[key] == pytest.approx(0.5, abs=0.015), key
+
+
+def test_ece_bins_are_closed_on_the_right_with_exact_float64_edges() -> None:
+    # two examples: confidence 0.4 (correct) and 0.38 (wrong). In one bin (1/3, 0.4] the ECE is
+    # |1 - 0.78| / 2; in two bins it is (0.6 + 0.38) / 2.
+    def two(dtype: torch.dtype) -> float:
+        top = torch.tensor([0.4, 0.38], dtype=dtype)
+        rest = (1 - top) / 2
+        probs = torch.stack([top, rest, rest], dim=1)  # three classes: the top one is class 0
+        return ece(probs, torch.tensor([0, 1]), n_bins=15)
+
+    assert two(torch.float64) == pytest.approx(0.11, abs=1e-12)  # 0.4 is the edge: lower bin
+    assert two(torch.float32) == pytest.approx(0.49, abs=1e-6)  # float32(0.4) > 0.4: upper bin
