@@ -139,9 +139,10 @@ def plan(args: argparse.Namespace) -> dict[str, Any]:
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         raise StudyError(f"--name {name!r}: use letters, digits, '-', '_' and '.' only")
     storage = args.storage if "://" in args.storage else str(Path(args.storage).resolve())
-    for folder in ("://" not in storage and (Path(storage), Path(storage) / name)) or ():
-        if folder.exists() and not folder.is_dir():
-            raise StudyError(f"--storage {args.storage!r}: {folder} is a file, not a folder")
+    if "://" not in storage:
+        for folder in (Path(storage), Path(storage) / name):
+            if folder.exists() and not folder.is_dir():
+                raise StudyError(f"--storage {args.storage!r}: {folder} is a file, not a folder")
     try:
         base = dict(preset.base)
         if args.base:
