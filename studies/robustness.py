@@ -359,7 +359,7 @@ def export_tuned(p: dict[str, Any], args: argparse.Namespace) -> None:
     if table is None:
         return
     base = {k: v for k, v in p["base"].items() if k != "device"}
-    for path in export_best(table, base, Path(args.export_dir)):
+    for path in export_best(table, base, Path(args.export_dir), study=p["name"]):
         print(f"tuned configuration: {path}")
 
 

@@ -59,10 +59,19 @@ def make_searcher(storage_url: str, study_name: str, seed: int, repeats: int) ->
     return Repeater(searcher, repeat=repeats, set_index=True) if repeats > 1 else searcher
 
 
-def export_best(table: pd.DataFrame, base: dict[str, Any], out_dir: Path) -> list[Path]:
+def export_best(
+    table: pd.DataFrame, base: dict[str, Any], out_dir: Path, study: str = ""
+) -> list[Path]:
     """Write the best configuration per method as ``<dataset>-<method>.yaml`` run configs; returns
     the files written. Ranked by mean validation accuracy over seeds, a diverged seed counting as
-    chance level; configurations with a seed stopped early (ASHA) or errored are not ranked."""
+    chance level; configurations with a seed stopped early (ASHA) or errored are not ranked.
+
+    Each file starts with its provenance (``_provenance``: study, runs, configurations, seeds,
+    the validation score, git revision, date), which ``ssvi train --config`` ignores, and leaves
+    the execution settings (device, data folder, ...) at their defaults: it runs anywhere."""
+    import datetime as dt
+
+    from ssvi.config import EXECUTION_FIELDS, git_revision
     from ssvi.data import DATASET_INFO
     from studies.presets import HYPERPARAMETERS
 
@@ -78,14 +87,26 @@ def export_best(table: pd.DataFrame, base: dict[str, Any], out_dir: Path) -> lis
         means = group.groupby("config_id")["score"].mean()
         best = group[group["config_id"] == means.idxmax()].iloc[0]
         values = {**base, **{k: best[k] for k in HYPERPARAMETERS}, "seed": 0}
-        values = {k: (v.item() if hasattr(v, "item") else v) for k, v in values.items()}
+        values = {
+            k: (v.item() if hasattr(v, "item") else v)
+            for k, v in values.items()
+            if k not in EXECUTION_FIELDS
+        }
         cfg = make_config(values)
         path = out_dir / f"{cfg.dataset}-{method}.yaml"
-        header = {
-            "_tuned": f"best of {means.size} configurations: mean validation accuracy "
-            f"{means.max():.4f} over seeds (diverged seeds at chance)",
+        provenance = {
+            "what": f"the best of {means.size} configurations tuned by Optuna TPE (design tune), "
+            "ranked by mean validation accuracy over seeds, a diverged seed at chance",
+            "study": study,
+            "runs": int(len(group)),
+            "configurations": int(means.size),
+            "seeds": int(group["seed"].nunique()),
+            "validation_accuracy": round(float(means.max()), 4),
+            "git_rev": git_revision(),
+            "date": dt.date.today().isoformat(),
         }
-        atomic_write_text(path, yaml.safe_dump({**header, **cfg.to_dict()}, sort_keys=False))
+        text = yaml.safe_dump({"_provenance": provenance, **cfg.to_dict()}, sort_keys=False)
+        atomic_write_text(path, text)
         written.append(path)
     return written
 
