@@ -12,6 +12,8 @@ resume=()
 if [ -f "$STORAGE/$NAME/tuner.pkl" ]; then
   resume=(--resume)
 fi
-python studies/robustness.py --preset local --storage "$STORAGE" --name "$NAME" "${resume[@]}"
+# --ray-address local: always its own Ray instance, never someone else's running cluster
+python studies/robustness.py --preset local --storage "$STORAGE" --name "$NAME" \
+  --ray-address local "${resume[@]}"
 python -m analysis.report "$STORAGE/$NAME" --out "$REPORT"
 echo "report: $ROOT/$REPORT/report.html (and report.md, figures/, tables/)"

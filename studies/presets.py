@@ -44,6 +44,7 @@ class Preset:
     designs: tuple[str, ...]  # what runs when --design is not given
     gpu_images_per_s: float  # training throughput assumed by --dry-run's GPU-hour estimate
     checkpoint_every: int  # epochs between trial checkpoints
+    gpus_per_trial: float = 0.0  # used when the cluster has GPUs and --gpus-per-trial is not given
     oat_extra: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # --all-knobs adds these
     random_extra: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # and these
     # what --dry-run assumes to state the smallest detectable difference: test-accuracy SDs
@@ -129,6 +130,9 @@ def _cifar(name: str) -> Preset:
         designs=("grid", "oat"),
         gpu_images_per_s=8_300.0,  # measured: plain fp32 loop, ResNet-18 LRT, batch 128 (H200)
         checkpoint_every=5,
+        # four trials share a GPU: one eager ResNet-18 LRT trial at batch 128 is launch-bound and
+        # leaves an H100/H200 mostly idle (benchmarks/RESULTS.md); --gpus-per-trial 1 to change
+        gpus_per_trial=0.25,
         # the SSVI paper's seed SD of CIFAR-10 accuracy is a few tenths of a point; the spread
         # across configurations is an assumption until a study measures it
         assumed_seed_sd=0.003,

@@ -15,6 +15,7 @@ import argparse
 import os
 import re
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +26,19 @@ MAX_FAILURES = 2  # retries of a failed trial, each from its last checkpoint
 KEEP_CHECKPOINTS = 2  # per trial
 TUNE_SEED = 0  # TPE sampler seed
 ASHA_GRACE_FRACTION = 0.25  # ASHA's grace period, as a fraction of the epochs
+PROGRESS_EVERY = 15.0  # seconds between progress lines when the console is not a terminal
 
 
 class StudyError(ValueError):
     """A bad study option: reported before Ray starts."""
+
+
+class Interrupted(Exception):
+    """The study stopped before every trial of an experiment ended (Ctrl-C)."""
+
+    def __init__(self, experiment: str, ended: int, total: int) -> None:
+        super().__init__(f"{experiment}: {ended} of {total} trials ended")
+        self.experiment, self.ended, self.total = experiment, ended, total
 
 
 # ---- 1. options ----------------------------------------
@@ -60,7 +70,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--max-concurrent", type=int, default=0, help="trials at once (0: as resources allow)"
     )
     p.add_argument(
-        "--gpus-per-trial", type=float, default=0.0, help="GPUs per trial; fractions share a GPU"
+        "--gpus-per-trial",
+        type=float,
+        default=None,
+        help="GPUs per trial; fractions share a GPU (default: the preset's when the cluster has "
+        "GPUs, else 0; 0 forces CPUs)",
+    )
+    p.add_argument(
+        "--wait-for-resources",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="on a cluster, how long to wait for a node that can run a trial (default 600)",
+    )
+    p.add_argument(
+        "--verbose", action="store_true", help="Tune's tables and every trial's log lines"
     )
     p.add_argument(
         "--cpus-per-trial", type=float, default=1.0, help="CPUs per trial (also torch threads)"
@@ -127,7 +151,8 @@ def plan(args: argparse.Namespace) -> dict[str, Any]:
         )
     for flag, value, ok in [
         ("--max-concurrent", args.max_concurrent, args.max_concurrent >= 0),
-        ("--gpus-per-trial", args.gpus_per_trial, args.gpus_per_trial >= 0),
+        ("--gpus-per-trial", args.gpus_per_trial, (args.gpus_per_trial or 0) >= 0),
+        ("--wait-for-resources", args.wait_for_resources, args.wait_for_resources >= 0),
         ("--cpus-per-trial", args.cpus_per_trial, args.cpus_per_trial > 0),
         ("--seeds", args.seeds, args.seeds is None or 1 <= args.seeds <= len(preset.seeds)),
         ("--tune-trials", args.tune_trials, args.tune_trials is None or args.tune_trials >= 1),
@@ -155,7 +180,7 @@ def plan(args: argparse.Namespace) -> dict[str, Any]:
             base["data_dir"] = args.data_dir
         if "://" not in str(base.get("data_dir", "data")):  # trials run in other folders
             base["data_dir"] = str(Path(base.get("data_dir", "data")).resolve())
-        base["device"] = "cuda" if args.gpus_per_trial > 0 else "cpu"
+        base["device"] = "cuda" if (args.gpus_per_trial or 0) > 0 else "cpu"  # set again later
         base = make_config(base).to_dict()
         base = {k: v for k, v in base.items() if k not in ("seed", "density")}
     except ConfigError as err:
@@ -242,25 +267,27 @@ def planned_power(p: dict[str, Any]) -> list[str]:
 
 
 # ---- 3. Ray ----------------------------------------
-def connect_ray(address: str, cpus: int | None = None) -> None:
-    """Join a running cluster (as under `ray submit`) or start a local instance (the default)."""
-    import ray
+def connect_ray(args: argparse.Namespace) -> Any:
+    """Join the cluster or start a local instance, say which and what it has (studies.cluster)."""
+    from studies.cluster import connect
 
-    if ray.is_initialized():
-        return
-    if address not in ("auto", "local"):
-        ray.init(address=address)
-        print(f"ray: joined the cluster at {address}")
-        return
-    if address == "auto":
-        try:
-            ray.init(address="auto")
-            print("ray: joined the running cluster")
-            return
-        except ConnectionError:
-            pass
-    ray.init(num_cpus=cpus, include_dashboard=False, _temp_dir=os.environ.get("SSVI_RAY_TMPDIR"))
-    print("ray: started a local Ray instance (no running cluster found)")
+    info = connect(args.ray_address, quiet_workers=not args.verbose)
+    print(info.describe())
+    return info
+
+
+def trial_gpus(args: argparse.Namespace, preset: Any, model: str, info: Any) -> float:
+    """GPUs per trial: the flag's, else the preset's when the cluster has GPUs, else 0."""
+    if args.gpus_per_trial is not None:
+        gpus = float(args.gpus_per_trial)
+    else:
+        gpus = preset.gpus_per_trial if info.gpus > 0 else 0.0
+        if preset.gpus_per_trial and not gpus:
+            print(f"robustness: warning: the cluster has no GPU: the {preset.name} preset's "
+                  f"{model} trials will train on CPUs, slowly")  # fmt: skip
+    if not gpus and model == "resnet18" and args.gpus_per_trial is not None:
+        print("robustness: warning: --gpus-per-trial 0: ResNet-18 trials train on CPUs, slowly")
+    return gpus
 
 
 # ---- 4. run ----------------------------------------
@@ -270,12 +297,20 @@ def run(p: dict[str, Any], args: argparse.Namespace) -> int:
 
     from ssvi.config import EXECUTION_FIELDS
     from ssvi.data import SPLIT_SEED, load_dataset
+    from studies.cluster import ResourceError, ensure_resources
     from studies.resume import save_plan
     from studies.trainable import run_trial
 
     save_plan(p)
-    connect_ray(args.ray_address)
+    info = connect_ray(args)
     base = p["base"]
+    gpus = trial_gpus(args, p["preset"], base["model"], info)
+    base["device"] = "cuda" if gpus > 0 else "cpu"
+    try:
+        ensure_resources(info, args.cpus_per_trial, gpus, args.wait_for_resources)
+    except ResourceError as err:
+        print(f"robustness: error: {err}", file=sys.stderr)
+        return 2
     data = load_dataset(base["dataset"], base["data_dir"], base["val_fraction"], SPLIT_SEED)
     trainable = tune.with_resources(
         # the data: one copy in the object store; execution settings: this invocation's, also
@@ -283,7 +318,7 @@ def run(p: dict[str, Any], args: argparse.Namespace) -> int:
         tune.with_parameters(
             run_trial, data=data, execution={k: base[k] for k in sorted(EXECUTION_FIELDS)}
         ),
-        {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial},
+        {"cpu": args.cpus_per_trial, "gpu": gpus},
     )
     common = {
         "study": p["name"],
@@ -300,12 +335,27 @@ def run(p: dict[str, Any], args: argparse.Namespace) -> int:
 
         experiments += tune_experiments(p, common, args.asha, TUNE_SEED, ASHA_GRACE_FRACTION)
     rows = 0
-    for exp_name, space, search_alg, scheduler in experiments:
-        rows += run_experiment(p, args, trainable, exp_name, space, search_alg, scheduler)
-    print(f"results table: {p['folder']}/results.csv ({rows} trials)")
+    quiet_tune_warnings()
+    started = time.monotonic()
+    try:
+        for exp_name, space, search_alg, scheduler in experiments:
+            rows += run_experiment(p, args, trainable, exp_name, space, search_alg, scheduler)
+    except (Interrupted, KeyboardInterrupt) as stop:
+        where = f" ({stop})" if isinstance(stop, Interrupted) else ""
+        words = argv_of(args) or sys.argv[1:]
+        resume = " ".join([*words, *([] if "--resume" in words else ["--resume"])])
+        print(
+            f"robustness: interrupted{where}; every finished trial is in "
+            f"{p['folder']}/results.csv; continue with: python studies/robustness.py {resume}",
+            file=sys.stderr,
+        )
+        if ray.is_initialized() and not info.joined:
+            ray.shutdown()
+        return 130
+    print(summary(p["folder"], time.monotonic() - started))
     if "tune" in p["designs"]:
         export_tuned(p, args)
-    if ray.is_initialized() and args.ray_address == "local":
+    if ray.is_initialized() and not info.joined:
         ray.shutdown()
     return 0
 
@@ -321,23 +371,27 @@ def run_experiment(
 ) -> int:
     from ray import tune
 
+    from studies.console import Progress
     from studies.table import TableWriter
 
     path = f"{p['storage']}/{exp_name}"
     writer = TableWriter(p["folder"], p["name"])
+    search_alg, num_samples = search if search else (None, 1)
+    total = num_samples if search else len(p["trials"])
+    progress = [] if args.verbose else [Progress(exp_name, total, every=PROGRESS_EVERY)]
     run_config = tune.RunConfig(
-        name=exp_name, storage_path=p["storage"], callbacks=[writer, *tune_loggers(args)],
+        name=exp_name, storage_path=p["storage"],
+        callbacks=[writer, *progress, *tune_loggers(args)],
         failure_config=tune.FailureConfig(max_failures=MAX_FAILURES),
         # num_to_keep=1 forces an experiment snapshot at every checkpoint (Ray 2.60): a bottleneck
         checkpoint_config=tune.CheckpointConfig(num_to_keep=KEEP_CHECKPOINTS),
-        verbose=1,
+        verbose=2 if args.verbose else 0,  # 0: our progress line instead of Tune's tables
     )  # fmt: skip
     if args.resume and tune.Tuner.can_restore(path):
         tuner = tune.Tuner.restore(
             path, trainable=trainable, resume_errored=True, param_space=space
         )
     else:
-        search_alg, num_samples = search if search else (None, 1)
         tune_config = tune.TuneConfig(
             search_alg=search_alg, scheduler=scheduler, num_samples=num_samples,
             max_concurrent_trials=args.max_concurrent or None, reuse_actors=True,
@@ -347,7 +401,10 @@ def run_experiment(
             trainable, param_space=space, tune_config=tune_config, run_config=run_config
         )
     results = tuner.fit()
-    return writer.merge(results)
+    ended = writer.merge(results)
+    if ended < total:  # Tune stops on Ctrl-C (SIGINT) and returns what it has
+        raise Interrupted(exp_name, ended, total)
+    return ended
 
 
 def export_tuned(p: dict[str, Any], args: argparse.Namespace) -> None:
@@ -363,11 +420,46 @@ def export_tuned(p: dict[str, Any], args: argparse.Namespace) -> None:
         print(f"tuned configuration: {path}")
 
 
+def summary(folder: str, seconds: float) -> str:
+    """The study's last lines: what the table holds, and how to turn it into a report."""
+    from studies.results import read_table
+
+    table = read_table(folder)
+    counts = {} if table is None else table["status"].value_counts().to_dict()
+    n = sum(counts.values())
+    parts = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+    name = folder.rstrip("/").split("/")[-1]
+    return (
+        f"summary: {n} trials in {folder}/results.csv ({parts or 'none'}), {seconds:.0f} s\n"
+        f"report:  python -m analysis.report {folder} --out report/{name}"
+    )
+
+
+def quiet_tune_warnings() -> None:
+    """Tune's restore hint and its per-trial 'Failed to fetch metrics' lines (trials that never
+    started have no result files) are replaced by one line of ours."""
+    import logging
+
+    class Drop(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            text = record.getMessage()
+            return not ("Failed to fetch metrics" in text or "Resume experiment with" in text)
+
+    for name in ("ray.tune.analysis.experiment_analysis", "ray.tune.tune"):
+        logging.getLogger(name).addFilter(Drop())
+
+
+def argv_of(args: argparse.Namespace) -> list[str] | None:
+    """The arguments this study was started with (set by main)."""
+    return getattr(args, "argv", None)
+
+
 # ---- 5. main ----------------------------------------
 def main(argv: list[str] | None = None) -> int:
     from studies.resume import same_plan, study_exists
 
     args = parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         p = plan(args)
         exists = study_exists(p)

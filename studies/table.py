@@ -50,6 +50,7 @@ class TableWriter(tune.Callback):
     def __init__(self, folder: str, study: str) -> None:
         self.folder, self.study = folder, study
         self.rows: dict[str, dict[str, Any]] = {}
+        self.completed: set[str] = set()  # trials Tune ended in this invocation (ASHA included)
         self._load()
 
     def _load(self) -> None:
@@ -63,6 +64,7 @@ class TableWriter(tune.Callback):
         # Tuner.restore() brings back the callbacks pickled when the study began, so the rows
         # must be re-read when the (restored) experiment starts, not only in __init__.
         self._load()
+        self.completed = set()
 
     def _keep(self, row: dict[str, Any]) -> None:
         """Record ``row`` unless it would replace a finished row by an unfinished one (a restored
@@ -78,17 +80,27 @@ class TableWriter(tune.Callback):
         write_table(to_frame(list(self.rows.values())), self.folder)
 
     def merge(self, results: tune.ResultGrid) -> int:
-        """Rebuild every row of ``results`` (authoritative at the end of an experiment), keep the
-        rows of other experiments of the study, and write the table; returns the trial count."""
+        """Rebuild the row of every trial of ``results`` that ended (authoritative at the end of
+        an experiment), keep the rows of other experiments of the study, and write the table.
+
+        Trials that never started, or were still running when the study was interrupted, are
+        not rows: ``--resume`` runs them. Returns the number of trials that ended.
+        """
+        ended = 0
         for r in results:
             tune_id = (r.metrics or {}).get("trial_id") or r.path.rstrip("/").split("/")[-1]
+            finished = bool((r.metrics or {}).get("final")) or tune_id in self.completed
+            if r.config is None or not (finished or r.error is not None):
+                continue
+            ended += 1
             self._keep(
                 row_from_result(r.config, r.metrics, r.error is not None, self.study, tune_id)
             )
         write_table(to_frame(list(self.rows.values())), self.folder)
-        return len(results)
+        return ended
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.completed.add(trial.trial_id)
         self._record(trial, error=False)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:

@@ -205,18 +205,22 @@ def test_project_is_copied_and_installed_on_every_node(name: str) -> None:
     assert "/.venv" in cfg["rsync_exclude"] and "/data" in cfg["rsync_exclude"]
 
 
+# The study script (the driver, on the head) loads the data and hands them to every trial through
+# Ray's object store (tune.with_parameters): the head needs the files, the workers never read them.
 @pytest.mark.parametrize("name", CLOUD_CONFIGS)
-def test_every_worker_gets_the_data_dir_the_usage_notes_pass(name: str) -> None:
+def test_the_head_gets_the_data_dir_the_usage_notes_pass(name: str) -> None:
     cfg = load(name)
-    setup = " ".join(cfg["worker_setup_commands"])
+    setup = " ".join(cfg["head_setup_commands"])
     assert f"mkdir -p {DATA_DIR}" in setup
     assert all(ds in setup for ds in ("CIFAR10(", "CIFAR100(", "SVHN("))
+    assert not cfg["worker_setup_commands"]  # no download that nobody reads
     assert f"--data-dir {DATA_DIR}" in header(name)
 
 
 def test_onprem_data_dir_matches_its_usage_notes() -> None:
-    setup = " ".join(load("onprem.yaml")["worker_setup_commands"])
-    assert "mkdir -p ~/ssvi-data" in setup
+    cfg = load("onprem.yaml")
+    assert "mkdir -p ~/ssvi-data" in " ".join(cfg["head_setup_commands"])
+    assert not cfg["worker_setup_commands"]
     assert "--data-dir /home/YOUR-SSH-USER/ssvi-data" in header("onprem.yaml")
 
 
@@ -379,8 +383,12 @@ def test_kuberay_cluster_has_a_head_and_an_autoscaling_gpu_group(rayjob: dict[st
     assert group["minReplicas"] == 0 < group["maxReplicas"]
     (worker,) = group["template"]["spec"]["containers"]
     assert int(worker["resources"]["limits"]["nvidia.com/gpu"]) >= 1
-    mounts = {m["mountPath"] for m in worker["volumeMounts"]}
-    assert DATA_DIR in mounts
+    # the data on the head, where the driver loads them; the GPU pods never read files
+    (head_container,) = head["template"]["spec"]["containers"]
+    assert DATA_DIR in {m["mountPath"] for m in head_container["volumeMounts"]}
+    (fetch,) = head["template"]["spec"]["initContainers"]
+    assert "CIFAR10(" in " ".join(fetch["command"])
+    assert "initContainers" not in group["template"]["spec"] and "volumeMounts" not in worker
 
 
 def test_kuberay_cluster_as_rays_kuberay_autoscaler_reads_it(rayjob: dict[str, Any]) -> None:
@@ -453,3 +461,23 @@ def test_docs_name_existing_configs_and_real_ray_cli_options() -> None:
     assert {("submit", "--tmux"), ("attach", "--tmux"), ("exec", "--port-forward")} <= checked
     for needed in ("--tmux", "--resume", "ray dashboard", "ray down", "analysis.report"):
         assert needed in text, needed
+
+
+def test_onprem_head_has_a_node_type_of_its_own() -> None:
+    """Ray 2.60's default autoscaler counts nodes per type: a head of the workers' type (what the
+    local provider does unless told) counts as a worker, and the last listed machine never
+    starts. The prepared config keeps exactly the listed workers in the workers' type."""
+    cfg = load("onprem.yaml")
+    prepared = prepare_config(cfg)
+    validate_config(prepared)
+    types = prepared["available_node_types"]
+    assert prepared["head_node_type"] == "ssvi.head" != "local.cluster.node"
+    assert types["ssvi.head"]["max_workers"] == 0
+    n = len(cfg["provider"]["worker_ips"])
+    assert (
+        types["local.cluster.node"]["min_workers"]
+        == n
+        == types["local.cluster.node"]["max_workers"]
+    )
+    assert prepared["max_workers"] == n
+    assert cfg["provider"]["head_ip"] not in cfg["provider"]["worker_ips"]
