@@ -43,7 +43,7 @@ try:
                 "nodes": sorted(set(rows.get("node", []))),
                 "head": cluster.head_node.node_id[:8],
                 "worker": worker.node_id[:8],
-                "joined": "ray: joined the running cluster" in proc.stdout,
+                "joined": "ray: joined the cluster at " in proc.stdout,
                 "files_in_home": sorted(p.name for p in home.iterdir()),
             }
         )
