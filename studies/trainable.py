@@ -22,21 +22,30 @@ CHECKPOINT = "checkpoint.pt"
 
 
 class ReportToTune:
-    """Per-epoch metrics to Tune, with the full training state every ``every`` epochs."""
+    """Per-epoch metrics to Tune, with the full training state every ``every`` epochs.
+
+    The last epoch is not reported here: the trial's final report (its results row, with the
+    final checkpoint) is that epoch's report, so Tune's iteration count is the epoch count.
+    """
 
     def __init__(self, every: int) -> None:
         self.every = max(1, every)
 
     def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
+        if trainer.epoch == trainer.cfg.epochs:
+            return
         score = metrics.get("val_accuracy", float("nan"))
         report = {**metrics, "final": False, "status": "running", OBJECTIVE: score}
-        last = trainer.epoch == trainer.cfg.epochs
-        if trainer.epoch % self.every and not last:
+        if trainer.epoch % self.every:
             tune.report(report)
             return
-        with tempfile.TemporaryDirectory() as folder:
-            trainer.save_checkpoint(Path(folder) / CHECKPOINT)
-            tune.report(report, checkpoint=tune.Checkpoint.from_directory(folder))
+        report_with_checkpoint(trainer, report)
+
+
+def report_with_checkpoint(trainer: Trainer, report: dict[str, Any]) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        trainer.save_checkpoint(Path(folder) / CHECKPOINT)
+        tune.report(report, checkpoint=tune.Checkpoint.from_directory(folder))
 
 
 def run_trial(
@@ -80,8 +89,9 @@ def run_trial(
         num_classes=trainer.data.num_classes,
     )  # fmt: skip
     seconds = time.perf_counter() - started  # the whole trial inside the trainable
-    tune.report({
+    report_with_checkpoint(trainer, {
         **row, "final": True, "resumed_from_epoch": resumed_from_epoch, "trial_seconds": seconds,
+        "epoch": result.epochs_completed,
         OBJECTIVE: objective(row["val_accuracy"], result.status, trainer.data.num_classes),
     })  # fmt: skip
 

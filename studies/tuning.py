@@ -141,7 +141,7 @@ def tune_experiments(
                 time_attr="training_iteration",
                 metric=METRIC,
                 mode=MODE,
-                max_t=epochs + 1,
+                max_t=epochs,  # one report per epoch, the last one the trial's final row
                 grace_period=grace,
             )
         out.append(

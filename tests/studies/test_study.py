@@ -55,6 +55,9 @@ def test_local_preset_end_to_end_reduced(ray_local, tmp_path) -> None:
     trial_dirs = [d for d in folder.glob("*_*") if (d / "params.json").exists()]
     assert len(trial_dirs) == len(parquet)
     assert all((d / "result.json").exists() and (d / "progress.csv").exists() for d in trial_dirs)
+    # Tune's iteration count is the epoch count: one report per epoch, the last the final row
+    progress = pd.read_csv(trial_dirs[0] / "progress.csv")
+    assert progress["training_iteration"].max() == progress["epoch"].max() == 2
     assert not list(folder.rglob("events.out.tfevents*"))
     # ... and re-running it reproduces the row (same data split, seed and settings)
     row = parquet[parquet["method"] == "ssvi"].iloc[0]
