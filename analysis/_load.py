@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.fs as pafs
 
 from analysis._schema import (
     ARM,
@@ -19,6 +21,8 @@ from analysis._schema import (
 )
 
 TABLE_NAMES = ("results.parquet", "results.csv")
+ROWS = "rows"  # a study's per-trial row files: rows/<trial_id>.json
+FINISHED = ("completed", "diverged")
 CONTRACT = "docs/results-table.md"
 
 
@@ -27,12 +31,14 @@ class ResultsTableError(ValueError):
 
 
 def load_results(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read and validate a study's results table.
+    """Read and validate a study's results table, also while the study runs.
 
     Args:
-        path: a study folder holding ``results.parquet`` (preferred) or ``results.csv``, or a
-            table file (``.parquet`` / ``.csv``); a local path or a URI pandas can read
-            (``s3://bucket/studies/name``; remote file systems need their fsspec package).
+        path: a study folder, or a table file (``.parquet`` / ``.csv``); a local path or a URI
+            (``s3://bucket/studies/name``; remote file systems need their fsspec package). A
+            study folder is read as docs/results-table.md says: its compacted table
+            (``results.parquet``, else ``results.csv``) with the per-trial row files
+            (``rows/<trial_id>.json``) of the trials that ended after it was written.
 
     Returns:
         The table with typed columns (strings, booleans, numbers), one row per trial, all rows
@@ -42,36 +48,58 @@ def load_results(path: str | os.PathLike[str]) -> pd.DataFrame:
         ResultsTableError: no table at ``path``, an empty table, or missing columns (named).
     """
     text = os.fspath(path)
-    source: str | Path
-    if "://" in text and not text.startswith("file://"):
-        df, source = _read_remote(text)
-    else:
-        source = _local_table(Path(text.removeprefix("file://")))
-        df = _read(source)
-    return validate_results(df, source=str(source))
+    local = "://" not in text or text.startswith("file://")
+    if local:
+        text = str(Path(text.removeprefix("file://")).resolve())
+    if text.endswith((".parquet", ".csv")):
+        if local and not Path(text).is_file():
+            raise ResultsTableError(f"no results table at {text}")
+        return validate_results(_read(text), source=text)
+    if local and not Path(text).is_dir():
+        raise ResultsTableError(f"no results table at {text} (expected a study folder or a file)")
+    table, source = _compacted(text)
+    rows = _row_files(text, table)
+    if table is None and rows is None:
+        raise ResultsTableError(
+            f"no {' or '.join(TABLE_NAMES)} and no {ROWS}/*.json in the study folder {text}"
+        )
+    if rows is not None:
+        kept = None if table is None else table[~table["trial_id"].isin(rows["trial_id"])]
+        table = rows if kept is None else pd.concat([kept, rows], ignore_index=True)
+        source = f"{text} ({len(rows)} rows from {ROWS}/)"
+    return validate_results(table, source=str(source))
 
 
-def _local_table(path: Path) -> Path:
-    if path.is_dir():
-        for name in TABLE_NAMES:
-            if (path / name).is_file():
-                return path / name
-        raise ResultsTableError(f"no {' or '.join(TABLE_NAMES)} in the study folder {path}")
-    if not path.is_file():
-        raise ResultsTableError(f"no results table at {path} (expected a study folder or a file)")
-    return path
-
-
-def _read_remote(uri: str) -> tuple[pd.DataFrame, str]:
-    if uri.endswith((".parquet", ".csv")):
-        return _read(uri), uri
+def _compacted(folder: str) -> tuple[pd.DataFrame | None, str]:
+    """The study's compacted table and where it was read, or None when it has none yet."""
     for name in TABLE_NAMES:
-        candidate = uri.rstrip("/") + "/" + name
+        candidate = folder.rstrip("/") + "/" + name
         try:
             return _read(candidate), candidate
-        except FileNotFoundError:
+        except (FileNotFoundError, OSError):
             continue
-    raise ResultsTableError(f"no {' or '.join(TABLE_NAMES)} under {uri}")
+    return None, folder
+
+
+def _row_files(folder: str, table: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The rows of trials that ended after the compacted table was written, or that it holds
+    unfinished: their files win (a study writes a trial's row file before any table holds it)."""
+    fs, root = pafs.FileSystem.from_uri(folder if "://" in folder else Path(folder).as_uri())
+    infos = fs.get_file_info(pafs.FileSelector(f"{root}/{ROWS}", allow_not_found=True))
+    finished = set()
+    if table is not None and {"trial_id", "status"} <= set(table.columns):
+        finished = set(table["trial_id"].astype(str)[table["status"].isin(FINISHED)])
+    records = []
+    for info in infos:
+        name = info.base_name
+        if not name.endswith(".json") or name.startswith(".") or name[:-5] in finished:
+            continue
+        try:
+            with fs.open_input_stream(info.path) as f:
+                records.append(json.loads(f.read()))
+        except (FileNotFoundError, OSError, json.JSONDecodeError) as error:
+            raise ResultsTableError(f"cannot read the row file {info.path}: {error}") from error
+    return pd.DataFrame.from_records(records) if records else None
 
 
 def _read(source: str | Path) -> pd.DataFrame:

@@ -291,17 +291,24 @@ def trial_gpus(args: argparse.Namespace, preset: Any, model: str, info: Any) -> 
 
 
 # ---- 4. run ----------------------------------------
-def run(p: dict[str, Any], args: argparse.Namespace) -> int:
+def run(p: dict[str, Any], args: argparse.Namespace, trainer_class: Any = None) -> int:
+    """Run the planned study; ``trainer_class`` replaces ssvi's Trainer in every trial (for
+    benchmarks/study_scale.py)."""
     import ray
     from ray import tune
 
     from ssvi.config import EXECUTION_FIELDS
     from ssvi.data import SPLIT_SEED, load_dataset
     from studies.cluster import ResourceError, ensure_resources
+    from studies.results import migrate_rows
     from studies.resume import save_plan
     from studies.trainable import run_trial
 
     save_plan(p)
+    moved = migrate_rows(p["folder"]) if args.resume else 0
+    if moved:
+        print(f"robustness: {p['folder']} was written by an older version: its {moved} rows are "
+              "now also one file per trial in rows/ (results.csv stays as it was)")  # fmt: skip
     info = connect_ray(args)
     base = p["base"]
     gpus = trial_gpus(args, p["preset"], base["model"], info)
@@ -316,7 +323,10 @@ def run(p: dict[str, Any], args: argparse.Namespace) -> int:
         # the data: one copy in the object store; execution settings: this invocation's, also
         # for the trials of a resumed study (Tuner.restore takes this trainable)
         tune.with_parameters(
-            run_trial, data=data, execution={k: base[k] for k in sorted(EXECUTION_FIELDS)}
+            run_trial,
+            data=data,
+            execution={k: base[k] for k in sorted(EXECUTION_FIELDS)},
+            **({"trainer_class": trainer_class} if trainer_class else {}),
         ),
         {"cpu": args.cpus_per_trial, "gpu": gpus},
     )

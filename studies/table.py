@@ -8,9 +8,18 @@ from ray import tune
 
 from ssvi.config import make_config
 from studies.designs import config_id
-from studies.results import COLUMNS, make_row, read_table, to_frame, write_table
+from studies.results import (
+    COLUMNS,
+    FINISHED,
+    encode_row,
+    make_row,
+    read_table,
+    to_frame,
+    write_row,
+    write_table,
+)
 
-FINISHED = ("completed", "diverged")
+COMPACT_MIN = 100  # rows that end before the compacted table is first rewritten
 
 
 def trial_of(config: dict[str, Any]) -> dict[str, Any]:
@@ -45,20 +54,24 @@ def row_from_result(
 
 
 class TableWriter(tune.Callback):
-    """Rewrites the results table (atomically) each time a trial ends, so nothing is lost."""
+    """Writes each trial's row (atomically, one small file) when it ends, so nothing is lost, and
+    rewrites the compacted table when the rows written since reach half of it (studies.results):
+    a trial's end costs the same at any study size."""
 
     def __init__(self, folder: str, study: str) -> None:
         self.folder, self.study = folder, study
         self.rows: dict[str, dict[str, Any]] = {}
         self.completed: set[str] = set()  # trials Tune ended in this invocation (ASHA included)
+        self.pending = 0  # rows written since the compacted table was
         self._load()
 
     def _load(self) -> None:
-        """Start from the table on disk: a resumed study keeps the trials that already ended."""
+        """Start from the study on disk: a resumed study keeps the trials that already ended."""
         existing = read_table(self.folder)
         self.rows = (
             {} if existing is None else {r["trial_id"]: r for r in existing.to_dict("records")}
         )
+        self.pending = 0
 
     def setup(self, **info: Any) -> None:
         # Tuner.restore() brings back the callbacks pickled when the study began, so the rows
@@ -67,17 +80,29 @@ class TableWriter(tune.Callback):
         self.completed = set()
 
     def _keep(self, row: dict[str, Any]) -> None:
-        """Record ``row`` unless it would replace a finished row by an unfinished one (a restored
-        experiment can report trials that ended before the interruption without their result)."""
+        """Record ``row`` and write its file, unless it would replace a finished row by an
+        unfinished one (a restored experiment can report trials that ended before the
+        interruption without their result) or changes nothing."""
         old = self.rows.get(row["trial_id"])
-        if old is None or row["status"] in FINISHED or old["status"] not in FINISHED:
-            self.rows[row["trial_id"]] = row
+        if old is not None and old["status"] in FINISHED and row["status"] not in FINISHED:
+            return
+        if old is not None and encode_row(old) == encode_row(row):
+            return
+        self.rows[row["trial_id"]] = row
+        write_row(self.folder, row)
+        self.pending += 1
+
+    def compact(self) -> None:
+        """Rewrite the compacted table from every row."""
+        write_table(to_frame(list(self.rows.values())), self.folder)
+        self.pending = 0
 
     def _record(self, trial: Any, error: bool) -> None:
         self._keep(
             row_from_result(trial.config, trial.last_result, error, self.study, trial.trial_id)
         )
-        write_table(to_frame(list(self.rows.values())), self.folder)
+        if self.pending >= max(COMPACT_MIN, (len(self.rows) - self.pending) // 2):
+            self.compact()
 
     def merge(self, results: tune.ResultGrid) -> int:
         """Rebuild the row of every trial of ``results`` that ended (authoritative at the end of
@@ -96,7 +121,8 @@ class TableWriter(tune.Callback):
             self._keep(
                 row_from_result(r.config, r.metrics, r.error is not None, self.study, tune_id)
             )
-        write_table(to_frame(list(self.rows.values())), self.folder)
+        if self.rows:
+            self.compact()
         return ended
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:

@@ -14,7 +14,7 @@ from ray import tune
 from ssvi.config import git_revision, make_config
 from ssvi.data import DatasetSplits
 from ssvi.train import Trainer
-from studies.results import make_row, read_table, write_run_configs
+from studies.results import FINISHED, make_row, read_row, write_run_configs
 from studies.table import trial_of
 from studies.tuning import OBJECTIVE, objective
 
@@ -52,12 +52,15 @@ def run_trial(
     config: dict[str, Any],
     data: DatasetSplits | None = None,
     execution: dict[str, Any] | None = None,
+    trainer_class: type[Trainer] = Trainer,
 ) -> None:
     """Train ``config["trial"]`` (a trial from studies.designs), resuming from Tune's checkpoint.
 
     ``execution``: run-config fields that say where and how the trial runs (device, data_dir,
     ...), taken from the invocation that runs it: a resumed study's trials keep the hyperparameters
     they were planned with but run as the resuming command says (e.g. with other --gpus-per-trial).
+    ``trainer_class``: :class:`ssvi.train.Trainer`, or a stand-in with its interface
+    (benchmarks/study_scale.py measures the framework's own cost with a trivial one).
     """
     execution = execution or {}
     started = time.perf_counter()
@@ -74,9 +77,9 @@ def run_trial(
     if checkpoint is not None:  # a retry after a failure, or a resumed study
         with checkpoint.as_directory() as folder:
             path = Path(folder) / CHECKPOINT
-            trainer = Trainer.from_checkpoint(path, data, callbacks, **execution)
+            trainer = trainer_class.from_checkpoint(path, data, callbacks, **execution)
     else:
-        trainer = Trainer(make_config({**trial["run"], **execution}), data, callbacks)
+        trainer = trainer_class(make_config({**trial["run"], **execution}), data, callbacks)
     trial_id = trial.get("trial_key") or tune.get_context().get_trial_id()
     if config.get("folder"):  # every row of the table can be re-run with `ssvi train --config`
         write_run_configs(config["folder"], {trial_id: trainer.cfg.to_dict()})
@@ -97,14 +100,12 @@ def run_trial(
 
 
 def recorded_row(folder: str | None, trial_key: str | None) -> dict[str, Any] | None:
-    """The finished row of ``trial_key`` in the study's results table, if there is one."""
+    """The finished row of ``trial_key`` in the study, if there is one: its row file (one small
+    read, whatever the size of the study)."""
     if not folder or not trial_key:
         return None
-    table = read_table(folder)
-    if table is None:
-        return None
-    rows = table[(table["trial_id"] == trial_key) & table["status"].isin(["completed", "diverged"])]
-    return None if rows.empty else rows.iloc[0].to_dict()
+    row = read_row(folder, trial_key)
+    return row if row is not None and row.get("status") in FINISHED else None
 
 
 def node_name() -> str:

@@ -15,6 +15,7 @@ import ray
 from ray import tune
 from ray.cluster_utils import Cluster
 
+from studies.results import read_table
 from studies.robustness import main
 
 storage = Path(sys.argv[1])
@@ -22,7 +23,7 @@ cluster = Cluster(initialize_head=True, connect=True, head_node_args={"num_cpus"
 worker = cluster.add_node(num_cpus=1)
 cluster.wait_for_nodes()
 on_worker = "/" + worker.node_id[:8]  # the end of the results table's node column
-table = storage / "multi" / "results.parquet"
+folder = str(storage / "multi")
 removed = threading.Event()
 
 
@@ -30,7 +31,8 @@ def remove_worker_mid_study() -> None:
     deadline = time.time() + 300
     while time.time() < deadline:
         # once the worker has finished a trial, its actor is busy with the next one
-        if table.exists() and pd.read_parquet(table)["node"].str.endswith(on_worker).any():
+        rows = read_table(folder)  # mid-study: the compacted table and the rows since
+        if rows is not None and rows["node"].str.endswith(on_worker).any():
             time.sleep(2.0)  # that next trial is now half-way through
             cluster.remove_node(worker)
             removed.set()
@@ -43,7 +45,7 @@ argv = ["--design", "grid", "--seeds", "1", "--set", "model=cnn", "--set", "epoc
         "--set", "eval_samples=1", "--checkpoint-every", "1", "--storage", str(storage),
         "--name", "multi", "--ray-address", cluster.address]  # fmt: skip
 rc = main(argv)
-final = pd.read_parquet(table)
+final = pd.read_parquet(storage / "multi" / "results.parquet")
 last = tune.ExperimentAnalysis(str(storage / "multi")).dataframe()
 print(
     json.dumps(

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from studies.results import read_table
 from tests.studies.conftest import study_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,10 +32,17 @@ def _kill_group(proc: subprocess.Popen) -> None:
     proc.wait(timeout=30)
 
 
-def _wait_for_rows(proc: subprocess.Popen, table: Path, rows: int, log: Path) -> None:
+def _table(folder: Path) -> pd.DataFrame:
+    """The study's rows mid-way (the compacted table is written only every 100 rows and at the end:
+    the row files hold the others)."""
+    table = read_table(str(folder))
+    return pd.DataFrame() if table is None else table
+
+
+def _wait_for_rows(proc: subprocess.Popen, folder: Path, rows: int, log: Path) -> None:
     deadline = time.time() + 240
     while time.time() < deadline:  # wait until a few trials have ended
-        if table.exists() and len(pd.read_parquet(table)) >= rows:
+        if len(_table(folder)) >= rows:
             return
         assert proc.poll() is None, log.read_text()[-3000:]
         time.sleep(0.5)
@@ -46,12 +54,12 @@ def test_killed_driver_resumes_without_losing_or_repeating_trials(tmp_path) -> N
     env = study_env(tmp_path)
     args = ["--design", "grid", "--seeds", "1", "--set", "epochs=3", "--set", "eval_samples=1",
             "--storage", str(tmp_path), "--name", "killed", "--ray-address", "local"]  # fmt: skip
-    table = tmp_path / "killed" / "results.parquet"
+    folder = tmp_path / "killed"
     log = tmp_path / "study.log"
     # Ctrl-C: the study ends cleanly, keeps its finished rows only, and says how to resume
     proc = _start(args, env, log)
     try:
-        _wait_for_rows(proc, table, 2, log)
+        _wait_for_rows(proc, folder, 2, log)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=120) == 130, log.read_text()[-3000:]
     finally:
@@ -59,15 +67,16 @@ def test_killed_driver_resumes_without_losing_or_repeating_trials(tmp_path) -> N
     text = log.read_text()
     assert "robustness: interrupted" in text and "Traceback" not in text
     assert f"continue with: python studies/robustness.py {' '.join(args)} --resume" in text
-    interrupted = pd.read_parquet(table)
+    # the interrupted study wrote its compacted table at the experiment's end
+    interrupted = pd.read_parquet(folder / "results.parquet")
     assert set(interrupted["status"]) == {"completed"} and interrupted["trial_id"].is_unique
     # a killed driver (SIGKILL: no chance to clean up) after a resume
     proc = _start([*args, "--resume"], env, log)
     try:
-        _wait_for_rows(proc, table, len(interrupted) + 2, log)
+        _wait_for_rows(proc, folder, len(interrupted) + 2, log)
     finally:
         _kill_group(proc)
-    done_before = pd.read_parquet(table)
+    done_before = _table(folder)  # killed: the row files hold what ended since the last table
     assert 4 <= len(done_before) < 18
 
     # an execution setting may change on resume (here channels_last, which changes nothing for
@@ -77,7 +86,7 @@ def test_killed_driver_resumes_without_losing_or_repeating_trials(tmp_path) -> N
         assert proc.wait(timeout=400) == 0, log.read_text()[-3000:]
     finally:
         _kill_group(proc)
-    final = pd.read_parquet(table)
+    final = pd.read_parquet(folder / "results.parquet")
     assert len(final) == 9 * 2
     assert final["trial_id"].is_unique
     assert set(final["status"]) == {"completed"}
