@@ -5,11 +5,17 @@ every ``every`` seconds otherwise, and a short summary at the end. Tune's own ta
 from __future__ import annotations
 
 import math
+import os
+import signal
 import sys
+import threading
 import time
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from ray import tune
+
+from studies.table import Trials, trial_of
 
 
 def _duration(seconds: float) -> str:
@@ -25,8 +31,10 @@ class Progress(tune.Callback):
     """Trials done, running, pending and errored; elapsed time; ETA; best validation accuracy
     so far per method (of finished trials)."""
 
-    def __init__(self, name: str, total: int, every: float = 10.0) -> None:
-        self.name, self.total, self.every = name, total, every
+    def __init__(
+        self, name: str, total: int, every: float = 10.0, trials: Trials | None = None
+    ) -> None:
+        self.name, self.total, self.every, self.trials = name, total, every, trials
         self.setup()
 
     # -- Tune's hooks ---------------------------------------------------------------------
@@ -43,7 +51,10 @@ class Progress(tune.Callback):
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._ended(trial)
         result = trial.last_result or {}
-        method = ((trial.config or {}).get("trial") or {}).get("method", "?")
+        try:
+            method = trial_of(trial.config or {}, self.trials).get("method", "?")
+        except (KeyError, TypeError):
+            method = "?"
         value = result.get("val_accuracy")
         if isinstance(value, int | float) and math.isfinite(value):
             self.best[method] = max(self.best.get(method, -math.inf), float(value))
@@ -52,10 +63,10 @@ class Progress(tune.Callback):
         self._ended(trial)
 
     def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
-        self._count(trials)
         now = time.monotonic()
         if now - self.last >= (1.0 if self.stream.isatty() else self.every):
             self.last = now
+            self._count(trials)  # O(trials): only when printing, not at every step of Tune's loop
             self._print(self.line(), final=False)
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
@@ -121,3 +132,55 @@ class Progress(tune.Callback):
         else:
             self.stream.write(text + "\n")
         self.stream.flush()
+
+
+# ---- Ctrl-C -------------------------------------------------------------------------------
+# Module state, not callback state: Tuner.restore brings callbacks back from their pickle.
+_STOP = threading.Event()
+
+
+def catch_ctrl_c() -> Callable[[], None]:
+    """Handle SIGINT for a whole study: the first Ctrl-C stops it after the running Tune
+    experiment has ended gracefully (StopOnCtrlC forwards it as SIGUSR1, Tune's own stop signal);
+    a second one stops at once. Tune's own SIGINT handler would be lost between the experiments
+    of a large study. Returns the function that restores the previous handlers."""
+    _STOP.clear()
+    previous_env = os.environ.get("TUNE_DISABLE_SIGINT_HANDLER")
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
+    previous = signal.signal(signal.SIGINT, _on_sigint)
+    # SIGUSR1's default action ends the process: ignored outside Tune's runs (which handle it)
+    previous_usr1 = signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+
+    def restore() -> None:
+        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGUSR1, previous_usr1)
+        if previous_env is None:
+            os.environ.pop("TUNE_DISABLE_SIGINT_HANDLER", None)
+        else:
+            os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = previous_env
+
+    return restore
+
+
+def stop_requested() -> bool:
+    """Whether Ctrl-C was pressed since :func:`catch_ctrl_c`."""
+    return _STOP.is_set()
+
+
+def _on_sigint(sig: int, frame: Any) -> None:
+    if _STOP.is_set():
+        raise KeyboardInterrupt
+    _STOP.set()
+
+
+class StopOnCtrlC(tune.Callback):
+    """Ends the running experiment when Ctrl-C was pressed, as Tune's own SIGINT handler would:
+    Tune's loop stops, trials that ended are kept, the experiment state is saved."""
+
+    def setup(self, **info: Any) -> None:
+        self.sent = False
+
+    def on_step_begin(self, iteration: int, trials: list, **info: Any) -> None:
+        if _STOP.is_set() and not getattr(self, "sent", False):
+            self.sent = True
+            os.kill(os.getpid(), signal.SIGUSR1)  # Tune's handler for this run sets its stop flag

@@ -11,6 +11,7 @@ from ssvi.config import run_identity
 from studies.results import read_file, write_files
 
 PLAN_FILE = "plan.sha256"
+EXPERIMENT_TRIALS = 1000  # trials per Tune experiment unless SSVI_EXPERIMENT_TRIALS says otherwise
 
 
 def plan_digest(p: dict[str, Any]) -> str:
@@ -21,6 +22,8 @@ def plan_digest(p: dict[str, Any]) -> str:
     what = {"designs": p["designs"], "trials": trials, "tune_trials": p["tune_trials"]}
     if p.get("all_knobs"):  # the tune design's space (absent: digests of older studies hold)
         what["all_knobs"] = True
+    if p.get("experiment_trials", EXPERIMENT_TRIALS) != EXPERIMENT_TRIALS:  # the default: as before
+        what["experiment_trials"] = p["experiment_trials"]
     return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
 
 

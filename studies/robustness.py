@@ -27,6 +27,26 @@ KEEP_CHECKPOINTS = 2  # per trial
 TUNE_SEED = 0  # TPE sampler seed
 ASHA_GRACE_FRACTION = 0.25  # ASHA's grace period, as a fraction of the epochs
 PROGRESS_EVERY = 15.0  # seconds between progress lines when the console is not a terminal
+SNAPSHOT_EVERY_S = 60  # Tune's experiment snapshot period (TUNE_GLOBAL_CHECKPOINT_S overrides)
+
+
+def experiment_trials() -> int:
+    """Trials per Tune experiment: SSVI_EXPERIMENT_TRIALS, else studies.resume.EXPERIMENT_TRIALS
+    (part of the plan: a study resumes with the value it started with).
+
+    A larger study runs as several experiments one after the other, so that Tune's per-trial
+    costs (its snapshots, its driver loop) stay those of this many trials. Each switch leaves
+    slots idle for at most one trial's duration: about 1/(waves per experiment) of the time, which
+    matters when a cluster runs more than a tenth of this many trials at once (raise it there).
+    """
+    from studies.resume import EXPERIMENT_TRIALS
+
+    text = os.environ.get("SSVI_EXPERIMENT_TRIALS", "").strip()
+    if not text:
+        return EXPERIMENT_TRIALS
+    if not text.isdigit() or int(text) < 1:
+        raise StudyError(f"SSVI_EXPERIMENT_TRIALS={text!r}: give a whole number of trials >= 1")
+    return int(text)
 
 
 class StudyError(ValueError):
@@ -210,6 +230,7 @@ def plan(args: argparse.Namespace) -> dict[str, Any]:
         "optuna_storage": args.optuna_storage or f"sqlite:///{db_dir / 'optuna.db'}",
         "tune_trials": args.tune_trials or preset.tune_trials, "all_knobs": args.all_knobs,
         "checkpoint_every": args.checkpoint_every or preset.checkpoint_every,
+        "experiment_trials": experiment_trials(),
     }  # fmt: skip
 
 
@@ -300,6 +321,7 @@ def run(p: dict[str, Any], args: argparse.Namespace, trainer_class: Any = None) 
     from ssvi.config import EXECUTION_FIELDS
     from ssvi.data import SPLIT_SEED, load_dataset
     from studies.cluster import ResourceError, ensure_resources
+    from studies.console import catch_ctrl_c, stop_requested
     from studies.results import migrate_rows
     from studies.resume import save_plan
     from studies.trainable import run_trial
@@ -324,6 +346,7 @@ def run(p: dict[str, Any], args: argparse.Namespace, trainer_class: Any = None) 
         # for the trials of a resumed study (Tuner.restore takes this trainable)
         tune.with_parameters(
             run_trial,
+            trials={t["trial_key"]: t for t in p["trials"]},
             data=data,
             execution={k: base[k] for k in sorted(EXECUTION_FIELDS)},
             **({"trainer_class": trainer_class} if trainer_class else {}),
@@ -336,20 +359,26 @@ def run(p: dict[str, Any], args: argparse.Namespace, trainer_class: Any = None) 
         "threads": max(1, int(args.cpus_per_trial)),
         "checkpoint_every": p["checkpoint_every"],
     }
-    experiments: list[tuple[str, dict[str, Any], Any, Any]] = []
-    if p["trials"]:
-        space = {**common, "trial": tune.grid_search(p["trials"])}
-        experiments.append((p["name"], space, None, None))
+    experiments = [
+        (name, {**common, "trial": tune.grid_search([t["trial_key"] for t in part])}, None, None)
+        for name, part in planned_experiments(p, args.resume)
+    ]  # trial keys, not descriptions: Tune keeps every trial's config in each snapshot
     if "tune" in p["designs"]:
         from studies.tuning import tune_experiments
 
         experiments += tune_experiments(p, common, args.asha, TUNE_SEED, ASHA_GRACE_FRACTION)
-    rows = 0
     quiet_tune_warnings()
+    # Tune rewrites its experiment snapshot (every trial of the experiment) every 10 s by default,
+    # changed or not: 1.8 MB/s to the storage for 1,000 trials. The row files are the record and
+    # a restored trial resumes from its own checkpoint, so an older snapshot costs little.
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", str(SNAPSHOT_EVERY_S))
     started = time.monotonic()
+    restore_signals = catch_ctrl_c()
     try:
         for exp_name, space, search_alg, scheduler in experiments:
-            rows += run_experiment(p, args, trainable, exp_name, space, search_alg, scheduler)
+            if stop_requested():  # Ctrl-C as the previous experiment ended
+                raise KeyboardInterrupt
+            run_experiment(p, args, trainable, exp_name, space, search_alg, scheduler)
     except (Interrupted, KeyboardInterrupt) as stop:
         where = f" ({stop})" if isinstance(stop, Interrupted) else ""
         words = argv_of(args) or sys.argv[1:]
@@ -362,12 +391,38 @@ def run(p: dict[str, Any], args: argparse.Namespace, trainer_class: Any = None) 
         if ray.is_initialized() and not info.joined:
             ray.shutdown()
         return 130
+    finally:
+        restore_signals()
     print(summary(p["folder"], time.monotonic() - started))
     if "tune" in p["designs"]:
         export_tuned(p, args)
     if ray.is_initialized() and not info.joined:
         ray.shutdown()
     return 0
+
+
+def planned_experiments(p: dict[str, Any], resume: bool) -> list[tuple[str, list[Any]]]:
+    """The planned trials as Tune experiments of at most ``experiment_trials`` each (the
+    study's name, then ``<name>-part2``, ...), without those whose trials all finished.
+
+    Tune's experiment snapshot holds every trial of its experiment and is rewritten every 10 s or
+    more, and its driver loop visits every trial: both grow with the experiment, not the study.
+    """
+    from studies.results import FINISHED, read_table
+
+    trials, size = p["trials"], p["experiment_trials"]
+    parts = [trials[i : i + size] for i in range(0, len(trials), size)]
+    names = [p["name"] if k == 0 else f"{p['name']}-part{k + 1}" for k in range(len(parts))]
+    done: set[str] = set()
+    if resume and len(parts) > 1:  # a resumed study skips its parts that ended (one table read)
+        table = read_table(p["folder"])
+        if table is not None:
+            done = set(table.loc[table["status"].isin(FINISHED), "trial_id"])
+    return [
+        (name, part)
+        for name, part in zip(names, parts, strict=True)
+        if not all(t["trial_key"] in done for t in part)
+    ]
 
 
 def run_experiment(
@@ -381,17 +436,18 @@ def run_experiment(
 ) -> int:
     from ray import tune
 
-    from studies.console import Progress
-    from studies.table import TableWriter
+    from studies.console import Progress, StopOnCtrlC
+    from studies.table import TableWriter, trial_dirname
 
     path = f"{p['storage']}/{exp_name}"
-    writer = TableWriter(p["folder"], p["name"])
+    trials = {t["trial_key"]: t for t in p["trials"]}
+    writer = TableWriter(p["folder"], p["name"], trials)
     search_alg, num_samples = search if search else (None, 1)
-    total = num_samples if search else len(p["trials"])
-    progress = [] if args.verbose else [Progress(exp_name, total, every=PROGRESS_EVERY)]
+    total = num_samples if search else len(space["trial"]["grid_search"])
+    progress = [] if args.verbose else [Progress(exp_name, total, PROGRESS_EVERY, trials)]
     run_config = tune.RunConfig(
         name=exp_name, storage_path=p["storage"],
-        callbacks=[writer, *progress, *tune_loggers(args)],
+        callbacks=[writer, StopOnCtrlC(), *progress, *tune_loggers(args)],
         failure_config=tune.FailureConfig(max_failures=MAX_FAILURES),
         # num_to_keep=1 forces an experiment snapshot at every checkpoint (Ray 2.60): a bottleneck
         checkpoint_config=tune.CheckpointConfig(num_to_keep=KEEP_CHECKPOINTS),
@@ -405,7 +461,7 @@ def run_experiment(
         tune_config = tune.TuneConfig(
             search_alg=search_alg, scheduler=scheduler, num_samples=num_samples,
             max_concurrent_trials=args.max_concurrent or None, reuse_actors=True,
-            trial_dirname_creator=lambda t: f"{t.trial_id}",
+            trial_dirname_creator=trial_dirname,
         )  # fmt: skip
         tuner = tune.Tuner(
             trainable, param_space=space, tune_config=tune_config, run_config=run_config

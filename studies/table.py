@@ -13,6 +13,7 @@ from studies.results import (
     FINISHED,
     encode_row,
     make_row,
+    read_row,
     read_table,
     to_frame,
     write_row,
@@ -22,9 +23,22 @@ from studies.results import (
 COMPACT_MIN = 100  # rows that end before the compacted table is first rewritten
 
 
-def trial_of(config: dict[str, Any]) -> dict[str, Any]:
-    """The trial description in a Tune config, with Optuna-sampled values merged into its run."""
-    trial = dict(config["trial"])
+Trials = dict[str, dict[str, Any]]  # trial key -> trial description (studies.designs)
+
+
+def trial_of(config: dict[str, Any], trials: Trials | None = None) -> dict[str, Any]:
+    """The trial description of a Tune config, with Optuna-sampled values merged into its run.
+
+    A planned trial's config names it by its key (looked up in ``trials``), so that Tune's
+    per-trial state, which its experiment snapshots hold for every trial, stays small; a tune
+    design's config (and a study planned before keys) holds the description itself.
+    """
+    trial = config["trial"]
+    if isinstance(trial, str):
+        if trials is None or trial not in trials:
+            raise KeyError(f"trial {trial!r} is not in this study's plan")
+        trial = trials[trial]
+    trial = dict(trial)
     if config.get("search"):
         run = {**trial["run"], **config["search"]}
         if "__trial_index__" in config:  # Repeater: the k-th repeat of a configuration
@@ -34,13 +48,25 @@ def trial_of(config: dict[str, Any]) -> dict[str, Any]:
     return trial
 
 
+def trial_dirname(trial: Any) -> str:
+    """Tune's folder name of a trial: its Tune id (a module-level function: Tune pickles it into
+    every trial's state, a lambda by value)."""
+    return str(trial.trial_id)
+
+
 def row_from_result(
-    config: dict[str, Any], metrics: dict[str, Any] | None, error: bool, study: str, trial_id: str
+    config: dict[str, Any],
+    metrics: dict[str, Any] | None,
+    error: bool,
+    study: str,
+    trial_id: str,
+    trials: Trials | None = None,
 ) -> dict[str, Any]:
-    """A row from a trial's last reported result: the trainable's own row when it finished,
-    ``stopped_early`` (ASHA) with the metrics it had, or ``error``."""
+    """A row from a trial's last reported result: ``stopped_early`` (ASHA) with the metrics it
+    had, or ``error`` (a finished trial's row is the file its trainable wrote: TableWriter reads
+    it; studies begun before row files reported the whole row, which is taken as it is)."""
     metrics = metrics or {}
-    trial = trial_of(config)
+    trial = trial_of(config, trials)
     trial_id = trial.get("trial_key") or trial_id  # Tune overwrites a reported "trial_id"
     if metrics.get("final") and not error:
         return {**{c: metrics.get(c) for c in COLUMNS}, "trial_id": trial_id}
@@ -58,8 +84,8 @@ class TableWriter(tune.Callback):
     rewrites the compacted table when the rows written since reach half of it (studies.results):
     a trial's end costs the same at any study size."""
 
-    def __init__(self, folder: str, study: str) -> None:
-        self.folder, self.study = folder, study
+    def __init__(self, folder: str, study: str, trials: Trials | None = None) -> None:
+        self.folder, self.study, self.trials = folder, study, trials
         self.rows: dict[str, dict[str, Any]] = {}
         self.completed: set[str] = set()  # trials Tune ended in this invocation (ASHA included)
         self.pending = 0  # rows written since the compacted table was
@@ -79,18 +105,35 @@ class TableWriter(tune.Callback):
         self._load()
         self.completed = set()
 
-    def _keep(self, row: dict[str, Any]) -> None:
-        """Record ``row`` and write its file, unless it would replace a finished row by an
-        unfinished one (a restored experiment can report trials that ended before the
-        interruption without their result) or changes nothing."""
+    def _keep(self, row: dict[str, Any] | None, on_disk: bool) -> None:
+        """Record ``row`` and write its file (unless ``on_disk``: the trainable wrote it), unless
+        it would replace a finished row by an unfinished one (a restored experiment can report
+        trials that ended before the interruption without their result) or changes nothing."""
+        if row is None:
+            return
         old = self.rows.get(row["trial_id"])
         if old is not None and old["status"] in FINISHED and row["status"] not in FINISHED:
             return
         if old is not None and encode_row(old) == encode_row(row):
             return
         self.rows[row["trial_id"]] = row
-        write_row(self.folder, row)
+        if not on_disk:
+            write_row(self.folder, row)
         self.pending += 1
+
+    def _row(
+        self, config: Any, metrics: Any, error: bool, tune_id: str
+    ) -> tuple[dict[str, Any] | None, bool]:
+        """The row of a trial that ended, and whether its file is already written."""
+        metrics = metrics or {}
+        if metrics.get("final") and not error and "config_id" not in metrics:
+            # finished: the trainable wrote the row file (one small read, unless already known)
+            key = trial_of(config, self.trials).get("trial_key") or tune_id
+            old = self.rows.get(key)
+            if old is not None and old["status"] in FINISHED:
+                return old, True
+            return read_row(self.folder, key), True
+        return row_from_result(config, metrics, error, self.study, tune_id, self.trials), False
 
     def compact(self) -> None:
         """Rewrite the compacted table from every row."""
@@ -98,9 +141,7 @@ class TableWriter(tune.Callback):
         self.pending = 0
 
     def _record(self, trial: Any, error: bool) -> None:
-        self._keep(
-            row_from_result(trial.config, trial.last_result, error, self.study, trial.trial_id)
-        )
+        self._keep(*self._row(trial.config, trial.last_result, error, trial.trial_id))
         if self.pending >= max(COMPACT_MIN, (len(self.rows) - self.pending) // 2):
             self.compact()
 
@@ -118,9 +159,7 @@ class TableWriter(tune.Callback):
             if r.config is None or not (finished or r.error is not None):
                 continue
             ended += 1
-            self._keep(
-                row_from_result(r.config, r.metrics, r.error is not None, self.study, tune_id)
-            )
+            self._keep(*self._row(r.config, r.metrics, r.error is not None, tune_id))
         if self.rows:
             self.compact()
         return ended

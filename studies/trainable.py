@@ -14,8 +14,8 @@ from ray import tune
 from ssvi.config import git_revision, make_config
 from ssvi.data import DatasetSplits
 from ssvi.train import Trainer
-from studies.results import FINISHED, make_row, read_row, write_run_configs
-from studies.table import trial_of
+from studies.results import FINISHED, make_row, read_row, write_row, write_run_configs
+from studies.table import Trials, trial_of
 from studies.tuning import OBJECTIVE, objective
 
 CHECKPOINT = "checkpoint.pt"
@@ -53,6 +53,7 @@ def run_trial(
     data: DatasetSplits | None = None,
     execution: dict[str, Any] | None = None,
     trainer_class: type[Trainer] = Trainer,
+    trials: Trials | None = None,
 ) -> None:
     """Train ``config["trial"]`` (a trial from studies.designs), resuming from Tune's checkpoint.
 
@@ -61,15 +62,20 @@ def run_trial(
     they were planned with but run as the resuming command says (e.g. with other --gpus-per-trial).
     ``trainer_class``: :class:`ssvi.train.Trainer`, or a stand-in with its interface
     (benchmarks/study_scale.py measures the framework's own cost with a trivial one).
+    ``trials``: the study's plan by trial key (a planned trial's config holds only its key).
+
+    The trial's results row goes to its row file (studies.results), written here; Tune gets a
+    short final report (status, objective, headline accuracies), because Tune keeps statistics of
+    every reported number of every trial in each experiment snapshot.
     """
     execution = execution or {}
     started = time.perf_counter()
-    trial = trial_of(config)
+    trial = trial_of(config, trials)
     finished = recorded_row(config.get("folder"), trial.get("trial_key"))
     if finished is not None:
         # Tune restores from its last experiment snapshot, which may predate this trial's end:
         # a trial whose row is already in the results table is reported again, not re-run.
-        tune.report({**finished, "final": True, "resumed_from_epoch": -1})
+        tune.report({**final_report(finished), "resumed_from_epoch": -1})
         return
     torch.set_num_threads(max(1, int(config.get("threads", 1))))
     callbacks = [ReportToTune(int(config.get("checkpoint_every", 1)))]
@@ -92,11 +98,21 @@ def run_trial(
         num_classes=trainer.data.num_classes,
     )  # fmt: skip
     seconds = time.perf_counter() - started  # the whole trial inside the trainable
+    if config.get("folder"):
+        write_row(config["folder"], row)
     report_with_checkpoint(trainer, {
-        **row, "final": True, "resumed_from_epoch": resumed_from_epoch, "trial_seconds": seconds,
-        "epoch": result.epochs_completed,
-        OBJECTIVE: objective(row["val_accuracy"], result.status, trainer.data.num_classes),
+        **final_report(row), "resumed_from_epoch": resumed_from_epoch, "trial_seconds": seconds,
     })  # fmt: skip
+
+
+def final_report(row: dict[str, Any]) -> dict[str, Any]:
+    """What Tune gets at a trial's end: its status, objective and headline accuracies (the row
+    itself is in the row file). ``epoch`` is the epoch count, so Tune's iteration count is it."""
+    return {
+        "final": True, "status": row["status"], "epoch": row["epochs_completed"],
+        "val_accuracy": row["val_accuracy"], "test_accuracy": row["test_accuracy"],
+        OBJECTIVE: objective(row["val_accuracy"], row["status"], int(row["num_classes"])),
+    }  # fmt: skip
 
 
 def recorded_row(folder: str | None, trial_key: str | None) -> dict[str, Any] | None:

@@ -14,7 +14,7 @@ import studies.results as results
 from analysis import load_results
 from studies.results import COLUMNS, migrate_rows, read_row, read_table, row_ids, write_table
 from studies.table import COMPACT_MIN, TableWriter
-from studies.trainable import recorded_row
+from studies.trainable import final_report, recorded_row
 
 
 def row(i: int, status: str = "completed", acc: float = 0.9) -> dict:
@@ -29,9 +29,15 @@ def row(i: int, status: str = "completed", acc: float = 0.9) -> dict:
     return r
 
 
-def ended(i: int, status: str = "completed", acc: float = 0.9) -> types.SimpleNamespace:
-    """A trial as Tune gives it to the callback when it ends with its final report."""
-    result = {**row(i, status, acc), "final": True}
+def ended(
+    folder: str, i: int, status: str = "completed", acc: float = 0.9
+) -> types.SimpleNamespace:
+    """A trial as Tune gives it to the callback when it ends: its trainable wrote its row file
+    (finished trials) and sent a short final report."""
+    r = row(i, status, acc)
+    if status in results.FINISHED:
+        results.write_row(folder, r)
+    result = final_report(r)
     trial = {"design": "random", "method": "ssvi" if i % 2 else "dense_vi",
              "config_id": f"c{i // 2}", "oat_param": "", "is_default": False,
              "trial_key": f"t{i:05d}", "run": {"dataset": "digits", "seed": 0}}  # fmt: skip
@@ -47,12 +53,12 @@ def test_each_trial_writes_its_row_and_the_table_is_compacted_geometrically(tmp_
     try:
         n = 1000
         for i in range(n):
-            writer.on_trial_complete(0, [], ended(i))
+            writer.on_trial_complete(0, [], ended(folder, i))
     finally:
         results.write_files = original
     row_writes = sum(1 for w in writes if w[0].startswith("rows/"))
     compactions = [i for i, w in enumerate(writes) if "results.parquet" in w]
-    assert row_writes == n  # one small file per trial, whatever the study's size
+    assert row_writes == n  # one small file per trial (by its trainable), whatever the study's size
     # the table is rewritten after 100, 200, 300, 450, 675 rows: each time the rows since reach
     # half of it, so its bytes per trial stay bounded (about 2 rows' worth) as the study grows
     sizes = [sum(1 for w in writes[: i + 1] if w[0].startswith("rows/")) for i in compactions]
@@ -70,8 +76,8 @@ def test_a_row_file_wins_over_an_unfinished_compacted_row(tmp_path) -> None:
     folder = str(tmp_path)
     write_table(pd.DataFrame([row(0, "error"), row(1)], columns=list(COLUMNS)), folder)
     writer = TableWriter(folder, "s")
-    writer.on_trial_complete(0, [], ended(0, "completed", acc=0.7))  # the retried trial
-    writer.on_trial_error(0, [], ended(1, "error"))  # cannot replace a finished row
+    writer.on_trial_complete(0, [], ended(folder, 0, "completed", acc=0.7))  # the retried trial
+    writer.on_trial_error(0, [], ended(folder, 1, "error"))  # cannot replace a finished row
     for table in (read_table(folder), load_results(folder)):
         assert table is not None
         by_id = table.set_index("trial_id")
@@ -115,3 +121,34 @@ def test_the_analysis_reads_a_folder_of_row_files_alone(tmp_path: Path) -> None:
     df = load_results(tmp_path)
     assert sorted(df["trial_id"]) == [f"t{i:05d}" for i in range(4)]
     assert df["is_default"].dtype == bool and df["seed"].dtype == "int64"
+
+
+def test_a_large_study_runs_as_experiments_of_bounded_size(tmp_path, monkeypatch) -> None:
+    from studies.robustness import experiment_trials, main, planned_experiments
+
+    keys = [f"t{i:05d}" for i in range(25)]
+    p = {"trials": [{"trial_key": k} for k in keys], "experiment_trials": 10, "name": "s",
+         "folder": str(tmp_path)}  # fmt: skip
+    parts = planned_experiments(p, resume=False)
+    assert [n for n, _ in parts] == ["s", "s-part2", "s-part3"]
+    assert [[t["trial_key"] for t in part] for _, part in parts] == [
+        keys[:10],
+        keys[10:20],
+        keys[20:],
+    ]
+    # a resumed study skips the experiments whose trials all finished, and only those
+    for i in range(12):
+        results.write_row(str(tmp_path), row(i, "error" if i == 11 else "completed"))
+    assert [n for n, _ in planned_experiments(p, resume=True)] == ["s-part2", "s-part3"]
+    results.write_row(str(tmp_path), row(11, "diverged"))
+    assert [n for n, _ in planned_experiments(p, resume=True)] == ["s-part2", "s-part3"]
+    for i in range(12, 20):
+        results.write_row(str(tmp_path), row(i))
+    assert [n for n, _ in planned_experiments(p, resume=True)] == ["s-part3"]
+    # the size: 1000 unless SSVI_EXPERIMENT_TRIALS says otherwise; a bad value stops the study
+    monkeypatch.delenv("SSVI_EXPERIMENT_TRIALS", raising=False)
+    assert experiment_trials() == 1000
+    monkeypatch.setenv("SSVI_EXPERIMENT_TRIALS", "250")
+    assert experiment_trials() == 250
+    monkeypatch.setenv("SSVI_EXPERIMENT_TRIALS", "lots")
+    assert main(["--storage", str(tmp_path / "new"), "--dry-run"]) == 2
