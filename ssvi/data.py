@@ -20,6 +20,19 @@ Datasets (``DATASETS``):
   training-set statistics; OOD inputs are the SVHN test split (``data_dir/svhn``), standardised
   with the same CIFAR statistics. Training batches use random crop (zero padding 4) and
   horizontal flip. Downloads take a file lock so processes sharing a node download once.
+- ``mnist1d``: MNIST-1D (Greydanus 2020, "Scaling down deep learning"; the ``mnist1d`` package),
+  generated procedurally (numpy/scipy, never downloaded) with the generator's default arguments
+  except ``num_samples=10000`` and a fixed generator seed (42, its default): 10 classes (1000
+  signals each), the generator's own split into 8000 training and 2000 test signals, each a
+  length-40 signal held as ``(C, H, W) = (1, 1, 40)`` (one channel, one row; the ``cnn1d`` model
+  convolves along W). The generated arrays are cached in ``data_dir/mnist1d/`` (written atomically
+  under the download lock, so concurrent trials generate once). Signals are standardised by the
+  mean/std of the 8000-signal training pool (the generator's own standardisation over all
+  signals is affine, so it cancels). OOD inputs are the test signals with their 40 time steps
+  shuffled by one fixed permutation, the transformation of the generator's ``shuffle_seq``
+  variant: it keeps every signal's values, so OOD detection cannot succeed on amplitude alone,
+  and destroys the local temporal structure that a convolutional model relies on (the paper's
+  shuffled MNIST-1D, on which CNNs lose their advantage).
 - ``synthetic``: seeded Gaussian class prototypes plus noise, of any shape; OOD inputs are pure
   noise. For tests and smoke runs.
 """
@@ -30,6 +43,8 @@ import contextlib
 import importlib.util
 import math
 import os
+import random
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -41,6 +56,7 @@ from filelock import FileLock
 from torch import Tensor
 
 from ssvi.enums import StrEnum
+from ssvi.io import atomic_write
 
 __all__ = [
     "DATASETS",
@@ -58,6 +74,7 @@ class DatasetName(StrEnum):
     DIGITS5 = "digits5"
     CIFAR10 = "cifar10"
     CIFAR100 = "cifar100"
+    MNIST1D = "mnist1d"
     SYNTHETIC = "synthetic"
 
 
@@ -80,6 +97,7 @@ DATASET_INFO: dict[str, DatasetInfo] = {
     "synthetic": DatasetInfo((3, 32, 32), 10, 1024),
     "cifar10": DatasetInfo((3, 32, 32), 10, 50_000),
     "cifar100": DatasetInfo((3, 32, 32), 100, 50_000),
+    "mnist1d": DatasetInfo((1, 1, 40), 10, 8000),
 }
 
 _DIGITS_SPLIT_SEED = 0  # fixed, so the digits test set is the same for every run seed
@@ -88,6 +106,11 @@ _CIFAR_STATS = {  # per-channel mean and std of the CIFAR training images, in [0
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
     "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
 }
+# MNIST-1D generator arguments that differ from the package's defaults (get_dataset_args): 10,000
+# signals, so the generator's 0.8 train split gives 8000 train / 2000 test (the package's own
+# default of 5000 gives 4000 / 1000). seed is its default, fixed so every run sees the same data.
+MNIST1D_ARGS = {"num_samples": 10_000, "seed": 42}
+_MNIST1D_OOD_SEED = 0  # the one time-step permutation that makes the mnist1d OOD set
 LOCK_NAME = ".ssvi-download.lock"
 
 
@@ -153,7 +176,8 @@ def load_dataset(
 
     Args:
         name: one of ``DATASETS``.
-        data_dir: where torchvision datasets live (SVHN under ``data_dir/svhn``).
+        data_dir: where torchvision datasets live (SVHN under ``data_dir/svhn``) and where the
+            generated MNIST-1D arrays are cached (``data_dir/mnist1d``).
         val_fraction: fraction of the training pool held out as validation set, in [0, 1).
         seed: seed of the train/validation split (the test set never depends on it).
         download: whether torchvision may download missing files.
@@ -165,7 +189,8 @@ def load_dataset(
 
     Raises:
         ValueError: unknown name, bad ``val_fraction`` or stray keyword arguments.
-        DatasetUnavailableError: torchvision files missing and not downloadable.
+        DatasetUnavailableError: torchvision files missing and not downloadable, or the
+            ``mnist1d`` package (the MNIST-1D generator) not installed.
     """
     dataset = DatasetName.parse(name, "dataset")
     if not 0.0 <= val_fraction < 1.0:
@@ -178,6 +203,8 @@ def load_dataset(
         raw = _load_digits(five_classes=dataset is DatasetName.DIGITS5)
     elif dataset in (DatasetName.CIFAR10, DatasetName.CIFAR100):
         raw = _load_cifar(dataset.value, Path(data_dir), download)
+    elif dataset is DatasetName.MNIST1D:
+        raw = _load_mnist1d(Path(data_dir))
     else:
         raw = _load_synthetic(**synthetic_kwargs)
 
@@ -269,6 +296,95 @@ def _load_synthetic(
     test_x, test_y = sample(n_test)
     ood_x = torch.randn(n_test, *shape, generator=gen)
     return _Raw(train_x, train_y, test_x, test_y, ood_x, num_classes, augment=False)
+
+
+def _load_mnist1d(data_dir: Path) -> _Raw:
+    arrays = _mnist1d_arrays(data_dir)
+
+    def signals(x: np.ndarray) -> Tensor:  # [N, length] -> [N, C=1, H=1, W=length], float64
+        return torch.from_numpy(np.asarray(x, dtype=np.float64)).reshape(len(x), 1, 1, -1)
+
+    train_x, test_x = signals(arrays["x"]), signals(arrays["x_test"])
+    gen = torch.Generator().manual_seed(_MNIST1D_OOD_SEED)
+    time_perm = torch.randperm(train_x.shape[-1], generator=gen)
+    ood_x = test_x[..., time_perm]
+    mean, std = train_x.mean(), train_x.std()
+
+    def normalise(x: Tensor) -> Tensor:
+        return ((x - mean) / std).float()
+
+    return _Raw(
+        normalise(train_x),
+        torch.from_numpy(arrays["y"]).long(),
+        normalise(test_x),
+        torch.from_numpy(arrays["y_test"]).long(),
+        normalise(ood_x),
+        num_classes=10,
+        augment=False,
+    )
+
+
+_MNIST1D_KEYS = ("x", "y", "x_test", "y_test")
+
+
+def mnist1d_cache_path(data_dir: str | Path) -> Path:
+    """Where the generated MNIST-1D arrays are cached (named by the generator arguments)."""
+    n, seed = MNIST1D_ARGS["num_samples"], MNIST1D_ARGS["seed"]
+    return Path(data_dir) / "mnist1d" / f"mnist1d-n{n}-seed{seed}.npz"
+
+
+def _mnist1d_arrays(data_dir: Path) -> dict[str, np.ndarray]:
+    """The generated signals and labels: read from the cache, or generated once and cached."""
+    path = mnist1d_cache_path(data_dir)
+    arrays = _read_cache(path)
+    if arrays is not None:
+        return arrays
+    with _download_lock(data_dir):
+        arrays = _read_cache(path)  # generated by another process while this one waited
+        if arrays is not None:
+            return arrays
+        generated = _generate_mnist1d()
+        x, y, x_test, y_test = (generated[k] for k in _MNIST1D_KEYS)
+        # A read-only data directory: use the arrays, generate them again next time.
+        with contextlib.suppress(OSError):
+            atomic_write(path, lambda f: np.savez(f, x=x, y=y, x_test=x_test, y_test=y_test))
+    return generated
+
+
+def _read_cache(path: Path) -> dict[str, np.ndarray] | None:
+    """The cached arrays, or None when the file is missing or unreadable (then regenerated)."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in _MNIST1D_KEYS}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+    if len(arrays["x"]) != len(arrays["y"]) or len(arrays["x_test"]) != len(arrays["y_test"]):
+        return None
+    return arrays
+
+
+def _generate_mnist1d() -> dict[str, np.ndarray]:
+    """Run the MNIST-1D generator (``make_dataset``; never its download path)."""
+    try:
+        from mnist1d.data import get_dataset_args, make_dataset
+    except ImportError:
+        raise DatasetUnavailableError(
+            "mnist1d is generated by the mnist1d package, which is not installed: "
+            "pip install mnist1d"
+        ) from None
+    args = get_dataset_args()
+    for key, value in MNIST1D_ARGS.items():
+        setattr(args, key, value)
+    # The generator seeds Python's and numpy's global generators: leave the caller's streams be.
+    py_state, np_state = random.getstate(), np.random.get_state()
+    try:
+        data = make_dataset(args)
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+    return {k: np.asarray(data[k]) for k in _MNIST1D_KEYS}
 
 
 def _load_cifar(name: str, data_dir: Path, download: bool) -> _Raw:

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -14,6 +16,14 @@ def _two_threads() -> None:
 @pytest.fixture(scope="session")
 def digits():
     return load_dataset("digits", val_fraction=0.1, seed=0)
+
+
+@pytest.fixture(scope="session")
+def mnist1d_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data_dir holding the generated MNIST-1D cache: generating takes seconds, so once."""
+    path = tmp_path_factory.mktemp("data")
+    load_dataset("mnist1d", data_dir=path)
+    return path
 
 
 @pytest.fixture(scope="session")
