@@ -15,6 +15,7 @@ from ssvi.enums import (
     SigmaParam,
 )
 from ssvi.layers import (
+    BayesConv1d,
     BayesConv2d,
     BayesLayer,
     BayesLinear,
@@ -45,6 +46,7 @@ __all__ = [
     "metrics",
     "train",
     "AdditionCriterion",
+    "BayesConv1d",
     "BayesConv2d",
     "BayesLayer",
     "BayesLinear",

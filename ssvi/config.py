@@ -53,7 +53,7 @@ class RunConfig:
 
     # --- data and model
     dataset: str = "digits"  # see ssvi.data.DATASETS
-    data_dir: str = "data"  # where torchvision datasets live / are downloaded
+    data_dir: str = "data"  # where torchvision datasets live / are downloaded; MNIST-1D cache
     val_fraction: float = 0.1  # of the training set, for per-epoch validation
     model: str = "cnn"  # see ssvi.models.MODELS
     # --- sparse subspace (density 1.0 = dense mean-field VI)
@@ -166,8 +166,10 @@ class RunConfig:
         atomic_write_text(path, yaml.safe_dump({**header, **data}, sort_keys=False))
 
 
-# Per-dataset recipes: the reference's CIFAR recipe (Li et al. 2024, code ljb121002/SSVI) and a
-# digits recipe that converges in seconds on a CPU.
+# Per-dataset recipes: the reference's CIFAR recipe (Li et al. 2024, code ljb121002/SSVI), a
+# digits recipe that converges in seconds on a CPU, and an MNIST-1D recipe (the digits one with
+# the 1D CNN, a larger lr and more epochs) that takes about a minute. A recipe names the
+# dataset's default model.
 _CIFAR = dict(
     model="resnet18", density=0.1, update_interval=100, kl_weight=0.01, prior_std=0.005,
     mu_init="normal", init_mu_std=0.01, init_sigma=6e-4, init_sigma_spread=5e-4, lr=0.01,
@@ -179,6 +181,13 @@ RECIPES: dict[str, dict[str, Any]] = {
     "synthetic": dict(model="cnn", epochs=5),
     "cifar10": _CIFAR,
     "cifar100": _CIFAR,
+    # Searched at density 0.1, seed 1, on validation accuracy (10-60 epochs; lr 0.05-0.3;
+    # kl_weight 0.01, 0.1, 1; init_sigma 1e-3, 1e-2; width 32, 64): lr 0.15-0.2 was level or
+    # up to 1 point better but lr 0.3 collapses to chance, so lr 0.1 keeps a margin below that
+    # cliff; width 64 gained ~3 points for ~4x the time. About 40 s of CPU per run (one thread).
+    # Seed 1, one CPU thread: test accuracy 0.966 dense VI, 0.914 SSVI at density 0.1
+    # (tests/ssvi/test_floors.py holds them to 0.90 and 0.85).
+    "mnist1d": dict(model="cnn1d", lr=0.1, epochs=40),
 }
 _FIELDS = {f.name: f for f in fields(RunConfig)}
 _HINTS = typing.get_type_hints(RunConfig)

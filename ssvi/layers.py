@@ -54,7 +54,7 @@ def gaussian_kl_sum(mu: Tensor, sigma: Tensor, prior_std: float) -> Tensor:
 
 
 class BayesLayer(nn.Module):
-    """Shared machinery of :class:`BayesLinear` and :class:`BayesConv2d`."""
+    """Shared machinery of :class:`BayesLinear`, :class:`BayesConv1d` and :class:`BayesConv2d`."""
 
     weight_mu: nn.Parameter
     weight_rho: nn.Parameter
@@ -210,6 +210,38 @@ class BayesLinear(BayesLayer):
         return F.linear(x, weight, bias)
 
 
+class BayesConv1d(BayesLayer):
+    """``nn.Conv1d`` with a mean-field Gaussian weight posterior (see module docstring); weights
+    ``[out_channels, in_channels / groups, kernel]``, inputs ``[N, C, L]``."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, ...],
+        stride: int | tuple[int, ...] = 1,
+        padding: int | tuple[int, ...] | str = 0,
+        dilation: int | tuple[int, ...] = 1,
+        groups: int = 1,
+        bias: bool = True,
+        prior_std: float = 0.005,
+        sigma_param: SigmaParam | str = SigmaParam.SOFTPLUS,
+    ) -> None:
+        super().__init__()
+        single = nn.modules.utils._single
+        k: tuple[int] = single(kernel_size)
+        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, k
+        self.stride: tuple[int] = single(stride)
+        self.padding: str | tuple[int] = padding if isinstance(padding, str) else single(padding)
+        self.dilation: tuple[int] = single(dilation)
+        self.groups = groups
+        shape = (out_channels, in_channels // groups, *k)
+        self._init_bayes(shape, bias, prior_std, sigma_param)
+
+    def _op(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        return F.conv1d(x, weight, bias, self.stride, self.padding, self.dilation, self.groups)
+
+
 class BayesConv2d(BayesLayer):
     """``nn.Conv2d`` with a mean-field Gaussian weight posterior (see module docstring)."""
 
@@ -318,7 +350,8 @@ def convert_to_bayesian(
     init_sigma_spread: float = 5e-4,
     generator: torch.Generator | None = None,
 ) -> nn.Module:
-    """Replace every ``nn.Linear`` and ``nn.Conv2d`` of ``model`` (in place) by a Bayesian layer.
+    """Replace every ``nn.Linear``, ``nn.Conv1d`` and ``nn.Conv2d`` of ``model`` (in place) by a
+    Bayesian layer.
 
     Biases are copied from the original layer and stay deterministic; BatchNorm and other modules
     are untouched. Returns ``model``.
@@ -326,11 +359,12 @@ def convert_to_bayesian(
     for name, child in list(model.named_children()):
         new: BayesLayer | None = None
         weight: Tensor | None = None
-        if isinstance(child, nn.Conv2d):
+        if isinstance(child, (nn.Conv1d, nn.Conv2d)):
             weight = child.weight
             if child.padding_mode != "zeros":
                 raise ValueError(f"layer {name}: only zero padding is supported")
-            new = BayesConv2d(
+            conv = BayesConv1d if isinstance(child, nn.Conv1d) else BayesConv2d
+            new = conv(
                 child.in_channels, child.out_channels, child.kernel_size, child.stride,
                 child.padding, child.dilation, child.groups, child.bias is not None,
                 prior_std, sigma_param,

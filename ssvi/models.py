@@ -29,6 +29,25 @@ def cnn(input_shape: InputShape, num_classes: int) -> nn.Module:
     )  # fmt: skip
 
 
+def cnn1d(input_shape: InputShape, num_classes: int, width: int = 32) -> nn.Module:
+    """Three 1D convolutions of ``width`` channels (kernel 5, then 3 and 3, each stride 2) ->
+    linear -> classes, the MNIST-1D CNN of Greydanus (2020) at width 32 (the paper: 25).
+
+    Inputs ``(C, H, W)`` are read as ``C x H`` channels of a signal of length ``W``: a 1D signal
+    is ``(1, 1, length)`` (MNIST-1D: ``(1, 1, 40)``, 5 positions left after the three strides).
+    """
+    c, h, w = input_shape
+    length = w
+    for kernel, pad in ((5, 2), (3, 1), (3, 1)):  # the output length of each stride-2 conv
+        length = (length + 2 * pad - kernel) // 2 + 1
+    return nn.Sequential(
+        nn.Flatten(1, 2), nn.Conv1d(c * h, width, 5, stride=2, padding=2), nn.ReLU(),
+        nn.Conv1d(width, width, 3, stride=2, padding=1), nn.ReLU(),
+        nn.Conv1d(width, width, 3, stride=2, padding=1), nn.ReLU(),
+        nn.Flatten(), nn.Linear(width * length, num_classes),
+    )  # fmt: skip
+
+
 def resnet18(input_shape: InputShape, num_classes: int) -> nn.Module:
     """ResNet-18, CIFAR variant: 3x3 stride-1 stem and no max-pool (as the SSVI reference)."""
     model = tv_resnet18(num_classes=num_classes)
@@ -40,6 +59,7 @@ def resnet18(input_shape: InputShape, num_classes: int) -> nn.Module:
 MODELS: dict[str, Callable[[InputShape, int], nn.Module]] = {
     "mlp": mlp,
     "cnn": cnn,
+    "cnn1d": cnn1d,
     "resnet18": resnet18,
 }
 

@@ -26,7 +26,7 @@ class SparseSubspace:
     """Masks and drop/grow updates for the Bayesian layers of ``model``.
 
     Args:
-        model: a model whose Conv2d/Linear layers are :class:`~ssvi.layers.BayesLayer`.
+        model: a model whose Linear/Conv1d/Conv2d layers are :class:`~ssvi.layers.BayesLayer`.
         density: global fraction of active weights in (0, 1]; 1.0 is dense VI.
         distribution: ``uniform`` (first layer dense) or ``erk``.
         schedule: when to update and how much to drop; None freezes the initial mask.

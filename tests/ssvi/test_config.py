@@ -16,6 +16,10 @@ def test_recipes() -> None:
         0.01, 0.005, 6e-4, 100,
     )  # fmt: skip
     assert make_config({"density": 1.0}).method == "dense_vi"
+    # the MNIST-1D recipe names its 1D CNN; the other fields are the digits recipe's
+    mnist1d = make_config({"dataset": "mnist1d"})
+    assert (mnist1d.model, mnist1d.lr, mnist1d.epochs) == ("cnn1d", 0.1, 40)
+    assert (mnist1d.density, mnist1d.kl_weight) == (digits.density, digits.kl_weight)
 
 
 def test_yaml_and_overrides(tmp_path) -> None:
@@ -51,7 +55,7 @@ def test_saved_config_round_trips(tmp_path) -> None:
         ({"addition": "magnitude"}, "allowed: 'grad', 'random'"),
         ({"distribution": "er"}, "allowed: 'uniform', 'erk'"),
         ({"dataset": "mnist"}, "config field 'dataset': value 'mnist' is not allowed"),
-        ({"model": "vit"}, "allowed: 'mlp', 'cnn', 'resnet18'"),
+        ({"model": "vit"}, "allowed: 'mlp', 'cnn', 'cnn1d', 'resnet18'"),
         ({"channels_last": "maybe"}, "expected bool"),
         ({"compile": True}, "config field 'compile'"),
         ({"compile": "fast"}, "allowed: 'off', 'default', 'reduce-overhead', 'max-autotune'"),

@@ -9,7 +9,7 @@ from torch import nn
 import ssvi
 from ssvi.flops import _train_step_costs, profile_flops
 
-SHAPES = {"mlp": (1, 8, 8), "cnn": (1, 8, 8), "resnet18": (3, 32, 32)}
+SHAPES = {"mlp": (1, 8, 8), "cnn": (1, 8, 8), "cnn1d": (1, 1, 40), "resnet18": (3, 32, 32)}
 N = 2  # examples per profile, as the trainer uses
 
 
@@ -76,6 +76,8 @@ def test_layer_costs_alone_sum_to_the_step(name: str, resnet18: nn.Module) -> No
         ("resnet18", 0.05, "uniform", (0.05, 0.055)),
         ("resnet18", 0.1, "erk", (0.15, 0.35)),  # ERK keeps the small early layers denser
         ("cnn", 0.1, "erk", (0.05, 0.1)),  # ... and its big conv2 sparser than fc1
+        ("cnn1d", 0.1, "uniform", (0.1, 0.15)),  # the dense first conv costs 0.138 here
+        ("cnn1d", 0.1, "erk", (0.05, 0.1)),  # its 32x32x3 convs at 0.05, the first at 0.55
     ],
 )
 def test_sparse_profile_follows_layer_densities(

@@ -12,12 +12,16 @@ from torch.distributions import kl_divergence as td_kl
 import ssvi
 from ssvi.layers import rho_from_sigma, sigma_from_rho
 
+KINDS = ["conv", "conv1d", "linear"]
+
 
 def _layer(kind: str, masked: bool) -> ssvi.BayesLayer:
     torch.manual_seed(0)
     layer: ssvi.BayesLayer
     if kind == "conv":
         layer = ssvi.BayesConv2d(2, 3, 3, padding=1, prior_std=0.3).double()
+    elif kind == "conv1d":  # stride and padding as in the cnn1d model
+        layer = ssvi.BayesConv1d(2, 3, 3, stride=2, padding=1, prior_std=0.3).double()
     else:
         layer = ssvi.BayesLinear(5, 4, prior_std=0.3).double()
     ssvi.init_posterior_(layer, "normal", 0.5, 0.3, 0.1)
@@ -26,27 +30,52 @@ def _layer(kind: str, masked: bool) -> ssvi.BayesLayer:
     return layer
 
 
-@pytest.mark.parametrize("kind", ["conv", "linear"])
+def _input(kind: str) -> torch.Tensor:
+    shape = {"conv": (2, 2, 4, 4), "conv1d": (2, 2, 7), "linear": (3, 5)}[kind]
+    return torch.randn(*shape, dtype=torch.float64)
+
+
+def _closed_form(layer: ssvi.BayesLayer, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and variance of the layer's output under q, written out per output entry over its
+    receptive field (im2col), without the layer's own operation: mean = sum_j x_j mu_j + b and
+    var = sum_j x_j^2 sigma_j^2 over the active weights j."""
+    mask = torch.ones_like(layer.weight_mu) if layer.mask is None else layer.mask.double()
+    mu, var_w = (layer.weight_mu * mask).flatten(1), ((layer.sigma * mask) ** 2).flatten(1)
+    if isinstance(layer, ssvi.BayesLinear):
+        cols = x.unsqueeze(-1)  # [N, fan_in, 1 position]
+    elif isinstance(layer, ssvi.BayesConv1d):
+        assert layer.dilation == (1,) and layer.groups == 1
+        (k,), (s,), (p,) = layer.kernel_size, layer.stride, layer.padding
+        # windows [N, C, L_out, k] -> [N, C * k, L_out], in the order of the weight's (C, k)
+        cols = F.pad(x, (p, p)).unfold(-1, k, s).permute(0, 1, 3, 2).flatten(1, 2)
+    else:
+        assert isinstance(layer, ssvi.BayesConv2d) and layer.groups == 1
+        cols = F.unfold(x, layer.kernel_size, layer.dilation, layer.padding, layer.stride)
+    mean = torch.einsum("of,nfl->nol", mu, cols)
+    if layer.bias is not None:
+        mean = mean + layer.bias.view(1, -1, 1)
+    var = torch.einsum("of,nfl->nol", var_w, cols * cols)
+    with torch.no_grad(), ssvi.forward_mode(layer, "mean"):
+        shape = layer(x).shape
+    return mean.reshape(shape), var.reshape(shape)
+
+
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("masked", [False, True])
 def test_lrt_matches_weight_sampling(kind: str, masked: bool) -> None:
     layer = _layer(kind, masked)
-    x = (
-        torch.randn(2, 2, 4, 4, dtype=torch.float64)
-        if kind == "conv"
-        else torch.randn(3, 5).double()
-    )
+    x = _input(kind)
     n = 8_000
     xs = x.repeat(n, *([1] * (x.dim() - 1)))
     with torch.no_grad():
+        mean, var = _closed_form(layer, x)
         layer.mode = ssvi.ForwardMode.LRT
-        lrt = layer(xs).view(n, *layer(x).shape)
+        lrt = layer(xs).view(n, *mean.shape)
         # weight sampling: one weight draw per forward pass
         layer.mode = ssvi.ForwardMode.SAMPLE
         samp = torch.stack([layer(x) for _ in range(n)])
         layer.mode = ssvi.ForwardMode.MEAN
-        mean = layer(x)
-        w_mask = layer.mask if layer.mask is not None else torch.ones_like(layer.weight_mu)
-        var = layer._op(x * x, (layer.sigma * w_mask) ** 2, None)
+        torch.testing.assert_close(layer(x), mean, rtol=1e-12, atol=1e-12)
     sd = var.sqrt()
     for out in (lrt, samp):
         # mean within 5 standard errors, variance within 8% (n = 8000)
@@ -54,13 +83,37 @@ def test_lrt_matches_weight_sampling(kind: str, masked: bool) -> None:
         assert torch.allclose(out.var(0), var, rtol=0.08)
 
 
-def test_mean_mode_is_deterministic_masked_op() -> None:
-    layer = _layer("conv", masked=True)
-    x = torch.randn(2, 2, 5, 5, dtype=torch.float64)
+@pytest.mark.parametrize("kind", ["conv", "conv1d"])
+def test_mean_mode_is_deterministic_masked_op(kind: str) -> None:
+    layer = _layer(kind, masked=True)
+    x = _input(kind)
     with ssvi.forward_mode(layer, "mean"):
         out = layer(x)
+        assert torch.equal(out, layer(x))
     assert layer.mode == ssvi.ForwardMode.LRT  # restored
-    assert torch.allclose(out, F.conv2d(x, layer.weight_mu * layer.mask, layer.bias, padding=1))
+    w = layer.weight_mu * layer.mask
+    if kind == "conv":
+        expected = F.conv2d(x, w, layer.bias, padding=1)
+    else:
+        expected = F.conv1d(x, w, layer.bias, stride=2, padding=1)
+    assert torch.allclose(out, expected)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_sample_mode_draws_one_weight_per_forward(kind: str) -> None:
+    # every example of a batch sees the same weight draw; LRT draws noise per output entry
+    layer = _layer(kind, masked=True)
+    x = _input(kind)[:1].repeat(4, *([1] * (_input(kind).dim() - 1)))
+    with torch.no_grad():
+        with ssvi.forward_mode(layer, "sample"):
+            a, b = layer(x), layer(x)
+        lrt = layer(x)
+
+    def same_rows(out: torch.Tensor) -> bool:  # up to rounding: rows may take other kernels
+        return torch.allclose(out, out[:1].expand_as(out), rtol=1e-12, atol=1e-12)
+
+    assert same_rows(a) and same_rows(b) and not torch.allclose(a, b)
+    assert not same_rows(lrt)
 
 
 def test_kl_against_torch_distributions_active_only() -> None:
@@ -188,3 +241,30 @@ def test_state_dict_roundtrip_with_mask() -> None:
     b.set_mask(torch.ones(3, 2, 3, 3, dtype=torch.bool))
     b.load_state_dict(a.state_dict())
     assert torch.equal(a.mask, b.mask) and torch.equal(a.weight_mu, b.weight_mu)
+
+
+def test_convert_cnn1d_copies_biases_and_keeps_shapes() -> None:
+    torch.manual_seed(0)
+    model = ssvi.create_model("cnn1d", (1, 1, 40), 10)
+    originals = [m for m in model.modules() if isinstance(m, (nn.Conv1d, nn.Linear))]
+    assert [type(m) for m in originals] == [nn.Conv1d] * 3 + [nn.Linear]
+    x = torch.randn(3, 1, 1, 40)
+    ssvi.convert_to_bayesian(model, prior_std=0.1, mu_init="kaiming", init_sigma=1e-3)
+    layers = ssvi.bayes_layers(model)
+    assert [type(m) for m in layers] == [ssvi.BayesConv1d] * 3 + [ssvi.BayesLinear]
+    assert not any(isinstance(m, (nn.Conv1d, nn.Linear)) for m in model.modules())
+    for old, new in zip(originals, layers, strict=True):
+        assert new.weight_mu.shape == old.weight.shape
+        assert new.bias is not None and torch.equal(new.bias.detach(), old.bias.detach())
+        if isinstance(old, nn.Conv1d):
+            assert isinstance(new, ssvi.BayesConv1d)
+            assert (new.kernel_size, new.stride, new.padding) == (
+                old.kernel_size, old.stride, old.padding,
+            )  # fmt: skip
+    ssvi.set_forward_mode(model, "mean")
+    out = model(x)
+    assert out.shape == (3, 10) and torch.equal(out, model(x))
+    ssvi.set_forward_mode(model, "sample")
+    assert not torch.equal(model(x), model(x))
+    with pytest.raises(ValueError, match="only zero padding"):
+        ssvi.convert_to_bayesian(nn.Sequential(nn.Conv1d(1, 2, 3, padding_mode="circular")))

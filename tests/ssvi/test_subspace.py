@@ -194,3 +194,45 @@ def test_bad_arguments_name_allowed_values() -> None:
         ssvi.SparseSubspace(model, 0.1, addition="magnitude")
     with pytest.raises(ValueError, match="'snr_abs'"):
         ssvi.SparseSubspace(model, 0.1, removal="abs")
+
+
+@pytest.mark.parametrize("distribution", ["uniform", "erk"])
+def test_cnn1d_masks_follow_the_distribution_and_survive_updates(distribution: str) -> None:
+    torch.manual_seed(0)
+    model = ssvi.convert_to_bayesian(
+        ssvi.create_model("cnn1d", (1, 1, 40), 10), prior_std=0.1, mu_init="kaiming"
+    )
+    layers = ssvi.bayes_layers(model)
+    sizes = [layer.weight_mu.numel() for layer in layers]
+    densities = (erk_densities if distribution == "erk" else uniform_densities)(
+        [tuple(layer.weight_mu.shape) for layer in layers], 0.1
+    )
+    sched = ssvi.CosineDropSchedule(alpha=0.3, update_interval=2, t_end=8)
+    sub = ssvi.SparseSubspace(model, 0.1, distribution, sched, "snr_abs", "grad")
+    for layer, d, n in zip(layers, densities, sizes, strict=True):
+        if d >= 1.0:
+            assert layer.mask is None
+        else:
+            assert layer in sub.layers and layer.num_active == round(d * n)
+            assert (layer.weight_mu[~layer.mask] == 0).all()
+    if distribution == "uniform":
+        assert densities == [1.0, 0.1, 0.1, 0.1]
+    else:
+        active = sum(layer.num_active for layer in layers)
+        assert active == pytest.approx(0.1 * sum(sizes), abs=len(layers))
+    counts = sub.active_counts()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(32, 1, 1, 40, generator=gen), torch.randint(0, 10, (32,), generator=gen)
+    masks0 = [layer.mask.clone() for layer in sub.layers]
+    for step in range(8):
+        sub.before_step(step)
+        loss = F.cross_entropy(model(x), y) + 1e-3 * ssvi.kl_divergence(model)
+        opt.zero_grad()
+        loss.backward()
+        if not sub.maybe_update(step + 1, opt):
+            opt.step()
+        _check_invariants(sub, opt, counts)
+    assert sub.num_updates == 3
+    pairs = zip(masks0, sub.layers, strict=True)
+    assert any(not torch.equal(m0, layer.mask) for m0, layer in pairs)
