@@ -265,7 +265,18 @@ def dry_run(p: dict[str, Any], args: argparse.Namespace) -> str:
     lines.append(
         f"estimated GPU-hours at {preset.gpu_images_per_s:,.0f} images/s per GPU: {gpu_hours:.2f}"
     )
+    if preset.cpu_images_per_s:
+        cores = os.cpu_count() or 1
+        seconds = total_images / preset.cpu_images_per_s + len(trials) * preset.trial_overhead_s
+        lines.append(
+            f"estimated wall time on this machine's {cores} CPU cores (one trial per core, "
+            f"{preset.cpu_images_per_s:,.0f} images/s each): {_minutes(seconds / cores)}"
+        )
     return "\n".join(lines + planned_power(p))
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
 
 def planned_power(p: dict[str, Any]) -> list[str]:

@@ -187,7 +187,7 @@ def test_dry_run_counts_and_estimates(capsys, tmp_path) -> None:
     p = plan(parse_args(["--preset", "cifar10", "--design", "grid", "--storage", str(tmp_path)]))
     assert len(p["trials"]) == 72
     assert all(t["run"]["epochs"] == 200 for t in p["trials"])
-    assert set(PRESETS) == {"local", "cifar10", "cifar100"}
+    assert set(PRESETS) == {"local", "mnist1d", "cifar10", "cifar100"}
 
 
 def test_planning_power_matches_the_estimator_s_sampling_variance() -> None:
@@ -211,3 +211,20 @@ def test_planning_power_matches_the_estimator_s_sampling_variance() -> None:
     fewer = detectable_ratios(10, 3, 0.0035, 0.013, 12)[0]
     assert fewer < below  # fewer configurations: only a larger difference is detected
     assert np.isnan(detectable_ratios(25, 1, 0.0035, 0.013, 12)[0])
+
+
+@pytest.mark.parametrize(("preset", "limit_min"), [("local", 5), ("mnist1d", 30)])
+def test_dry_run_estimates_the_embedded_presets_wall_time(
+    preset, limit_min, capsys, tmp_path, monkeypatch
+) -> None:
+    import re
+
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert main(["--dry-run", "--preset", preset, "--storage", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    found = re.search(r"this machine's 2 CPU cores .*: (\d+) min", out)
+    assert found, out
+    # sized for 2 cores: the digits main job in 5 minutes, the MNIST-1D study in 30
+    assert 1 <= int(found.group(1)) <= limit_min
+    p = plan(parse_args(["--preset", preset, "--storage", str(tmp_path)]))
+    assert {t["design"] for t in p["trials"]} == {"grid", "oat", "random", "random_ssvi"}
