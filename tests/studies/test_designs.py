@@ -130,7 +130,10 @@ def test_plan_digest_survives_a_new_default_field_and_another_data_folder() -> N
 @pytest.mark.parametrize(
     "argv,message",
     [
-        (["--preset", "mnist"], "unknown preset 'mnist'; allowed: local, cifar10, cifar100"),
+        (
+            ["--preset", "mnist"],
+            "unknown preset 'mnist'; allowed: local, mnist1d, cifar10, cifar100",
+        ),
         (
             ["--design", "grid,sweep"],
             "unknown design 'sweep'; allowed: grid, oat, random, random_ssvi, tune",
