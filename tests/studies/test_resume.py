@@ -52,8 +52,8 @@ def _wait_for_rows(proc: subprocess.Popen, folder: Path, rows: int, log: Path) -
 @pytest.mark.slow
 def test_killed_driver_resumes_without_losing_or_repeating_trials(tmp_path) -> None:
     env = study_env(tmp_path)
-    # 18 trials as Tune experiments of 7, 7 and 4 (a large study's layout): resumed across them
-    env["SSVI_EXPERIMENT_TRIALS"] = "7"
+    # 18 trials as two Tune experiments of 9 (a large study's layout): resumed across them
+    env["SSVI_EXPERIMENT_TRIALS"] = "9"
     args = ["--design", "grid", "--seeds", "1", "--set", "epochs=3", "--set", "eval_samples=1",
             "--storage", str(tmp_path), "--name", "killed", "--ray-address", "local"]  # fmt: skip
     folder = tmp_path / "killed"
@@ -89,7 +89,7 @@ def test_killed_driver_resumes_without_losing_or_repeating_trials(tmp_path) -> N
     finally:
         _kill_group(proc)
     final = pd.read_parquet(folder / "results.parquet")
-    assert all((tmp_path / name).is_dir() for name in ("killed-part2", "killed-part3"))
+    assert (tmp_path / "killed-part2").is_dir() and not (tmp_path / "killed-part3").exists()
     assert len(final) == 9 * 2
     assert final["trial_id"].is_unique
     assert set(final["status"]) == {"completed"}
