@@ -32,10 +32,7 @@ NCOLS = 4
 
 
 def plot_oat_curves(
-    df: pd.DataFrame,
-    metric: str | Metric = "accuracy",
-    params: list[str] | None = None,
-    effects: dict[str, pd.DataFrame] | None = None,
+    df: pd.DataFrame, metric: str | Metric = "accuracy", params: list[str] | None = None
 ) -> Figure:
     """One-at-a-time sensitivity curves: one panel per swept hyperparameter.
 
@@ -43,9 +40,6 @@ def plot_oat_curves(
     configuration); band: min to max over seeds; dotted line: the base value; a cross marks
     values where some seeds diverged (scored at chance). Log axes for log-scaled
     hyperparameters; all panels share the metric axis.
-
-    ``effects``: ``marginal_effects(df, metric, p, source="oat")`` of some swept ``p``, already
-    computed (the others are computed here).
 
     Raises:
         ValueError: no ``oat`` design rows in the table.
@@ -57,10 +51,7 @@ def plot_oat_curves(
         raise ValueError("no one-at-a-time (design == 'oat') rows in the table")
     params = [p for p in (params or swept) if p in swept]
     base = data[(data["design"] == "oat") & (data["oat_param"] == "base")]
-    given = effects or {}
-    tables = {
-        p: given[p] if p in given else marginal_effects(data, m, p, source="oat") for p in params
-    }
+    tables = {p: marginal_effects(data, m, p, source="oat") for p in params}
     bases = {p: base[p].iloc[0] for p in params if not base.empty}
     return _figure(
         tables,
@@ -133,7 +124,7 @@ def _figure(
     ncols = min(NCOLS, n)
     nrows = math.ceil(n / ncols)
     fig = new_figure(3.3 * ncols, 2.9 * nrows + 0.9)
-    axs = _panels(fig, nrows, ncols, n)
+    axs = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False, sharey=True)).ravel()
     arms: list[str] = []
     any_div = False
     for k, (ax, (param, table)) in enumerate(zip(axs, tables.items(), strict=False)):
@@ -141,6 +132,8 @@ def _figure(
         arms += [a for a in table[ARM].unique() if a not in arms]
         if k % ncols == 0:
             ax.set_ylabel(m.axis_label(), fontsize="small")
+    for ax in axs[n:]:
+        ax.set_visible(False)
     handles: list[Line2D | Patch] = [
         Line2D([], [], color=arm_color(a), marker="o", lw=2) for a in arms
     ]
@@ -163,20 +156,6 @@ def _figure(
     )
     fig.suptitle(title, fontsize="medium")
     return fig
-
-
-def _panels(fig: Figure, nrows: int, ncols: int, n: int) -> list[Axes]:
-    """The first ``n`` cells of an ``nrows x ncols`` grid, sharing the y axis, y tick labels
-    on the first column only (``Figure.subplots(sharey=True)`` without the empty cells, which
-    would cost as much to create as a panel)."""
-    grid = fig.add_gridspec(nrows, ncols)
-    axs: list[Axes] = []
-    for k in range(n):
-        ax = fig.add_subplot(grid[k // ncols, k % ncols], sharey=axs[0] if axs else None)
-        if k % ncols:
-            ax.yaxis.set_tick_params(which="both", labelleft=False)
-        axs.append(ax)
-    return axs
 
 
 def _draw(
