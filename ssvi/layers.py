@@ -9,8 +9,9 @@ gradients are zero because the forward pass multiplies by the mask).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -210,9 +211,12 @@ class BayesLinear(BayesLayer):
         return F.linear(x, weight, bias)
 
 
-class BayesConv1d(BayesLayer):
-    """``nn.Conv1d`` with a mean-field Gaussian weight posterior (see module docstring); weights
-    ``[out_channels, in_channels / groups, kernel]``, inputs ``[N, C, L]``."""
+class _BayesConv(BayesLayer):
+    """``nn.ConvNd`` with a mean-field Gaussian weight posterior (see module docstring); weights
+    ``[out_channels, in_channels / groups, *kernel]``. Subclasses set the dimension."""
+
+    _tuple: Callable[[Any], tuple[int, ...]]  # int or tuple -> one entry per dimension
+    _conv: Callable[..., Tensor]  # F.conv1d / F.conv2d
 
     def __init__(
         self,
@@ -228,49 +232,33 @@ class BayesConv1d(BayesLayer):
         sigma_param: SigmaParam | str = SigmaParam.SOFTPLUS,
     ) -> None:
         super().__init__()
-        single = nn.modules.utils._single
-        k: tuple[int] = single(kernel_size)
+        nd = type(self)._tuple
+        k = nd(kernel_size)
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, k
-        self.stride: tuple[int] = single(stride)
-        self.padding: str | tuple[int] = padding if isinstance(padding, str) else single(padding)
-        self.dilation: tuple[int] = single(dilation)
+        self.stride = nd(stride)
+        self.padding: str | tuple[int, ...] = padding if isinstance(padding, str) else nd(padding)
+        self.dilation = nd(dilation)
         self.groups = groups
         shape = (out_channels, in_channels // groups, *k)
         self._init_bayes(shape, bias, prior_std, sigma_param)
 
     def _op(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-        return F.conv1d(x, weight, bias, self.stride, self.padding, self.dilation, self.groups)
+        conv = type(self)._conv
+        return conv(x, weight, bias, self.stride, self.padding, self.dilation, self.groups)
 
 
-class BayesConv2d(BayesLayer):
+class BayesConv1d(_BayesConv):
+    """``nn.Conv1d`` with a mean-field Gaussian weight posterior: inputs ``[N, C, L]``."""
+
+    _tuple = staticmethod(nn.modules.utils._single)
+    _conv = staticmethod(F.conv1d)
+
+
+class BayesConv2d(_BayesConv):
     """``nn.Conv2d`` with a mean-field Gaussian weight posterior (see module docstring)."""
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int | tuple[int, ...],
-        stride: int | tuple[int, ...] = 1,
-        padding: int | tuple[int, ...] | str = 0,
-        dilation: int | tuple[int, ...] = 1,
-        groups: int = 1,
-        bias: bool = True,
-        prior_std: float = 0.005,
-        sigma_param: SigmaParam | str = SigmaParam.SOFTPLUS,
-    ) -> None:
-        super().__init__()
-        pair = nn.modules.utils._pair
-        k: tuple[int, int] = pair(kernel_size)
-        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, k
-        self.stride: tuple[int, int] = pair(stride)
-        self.padding: str | tuple[int, int] = padding if isinstance(padding, str) else pair(padding)
-        self.dilation: tuple[int, int] = pair(dilation)
-        self.groups = groups
-        shape = (out_channels, in_channels // groups, *k)
-        self._init_bayes(shape, bias, prior_std, sigma_param)
-
-    def _op(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-        return F.conv2d(x, weight, bias, self.stride, self.padding, self.dilation, self.groups)
+    _tuple = staticmethod(nn.modules.utils._pair)
+    _conv = staticmethod(F.conv2d)
 
 
 def bayes_layers(model: nn.Module) -> list[BayesLayer]:
