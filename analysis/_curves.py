@@ -32,7 +32,10 @@ NCOLS = 4
 
 
 def plot_oat_curves(
-    df: pd.DataFrame, metric: str | Metric = "accuracy", params: list[str] | None = None
+    df: pd.DataFrame,
+    metric: str | Metric = "accuracy",
+    params: list[str] | None = None,
+    effects: dict[str, pd.DataFrame] | None = None,
 ) -> Figure:
     """One-at-a-time sensitivity curves: one panel per swept hyperparameter.
 
@@ -40,6 +43,9 @@ def plot_oat_curves(
     configuration); band: min to max over seeds; dotted line: the base value; a cross marks
     values where some seeds diverged (scored at chance). Log axes for log-scaled
     hyperparameters; all panels share the metric axis.
+
+    ``effects``: ``marginal_effects(df, metric, p, source="oat")`` of some swept ``p``, already
+    computed (the others are computed here).
 
     Raises:
         ValueError: no ``oat`` design rows in the table.
@@ -51,7 +57,10 @@ def plot_oat_curves(
         raise ValueError("no one-at-a-time (design == 'oat') rows in the table")
     params = [p for p in (params or swept) if p in swept]
     base = data[(data["design"] == "oat") & (data["oat_param"] == "base")]
-    tables = {p: marginal_effects(data, m, p, source="oat") for p in params}
+    given = effects or {}
+    tables = {
+        p: given[p] if p in given else marginal_effects(data, m, p, source="oat") for p in params
+    }
     bases = {p: base[p].iloc[0] for p in params if not base.empty}
     return _figure(
         tables,
@@ -124,7 +133,7 @@ def _figure(
     ncols = min(NCOLS, n)
     nrows = math.ceil(n / ncols)
     fig = new_figure(3.3 * ncols, 2.9 * nrows + 0.9)
-    axs = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False, sharey=True)).ravel()
+    axs = _panels(fig, nrows, ncols, n)
     arms: list[str] = []
     any_div = False
     for k, (ax, (param, table)) in enumerate(zip(axs, tables.items(), strict=False)):
@@ -132,8 +141,6 @@ def _figure(
         arms += [a for a in table[ARM].unique() if a not in arms]
         if k % ncols == 0:
             ax.set_ylabel(m.axis_label(), fontsize="small")
-    for ax in axs[n:]:
-        ax.set_visible(False)
     handles: list[Line2D | Patch] = [
         Line2D([], [], color=arm_color(a), marker="o", lw=2) for a in arms
     ]
@@ -156,6 +163,20 @@ def _figure(
     )
     fig.suptitle(title, fontsize="medium")
     return fig
+
+
+def _panels(fig: Figure, nrows: int, ncols: int, n: int) -> list[Axes]:
+    """The first ``n`` cells of an ``nrows x ncols`` grid, sharing the y axis, y tick labels
+    on the first column only (``Figure.subplots(sharey=True)`` without the empty cells, which
+    would cost as much to create as a panel)."""
+    grid = fig.add_gridspec(nrows, ncols)
+    axs: list[Axes] = []
+    for k in range(n):
+        ax = fig.add_subplot(grid[k // ncols, k % ncols], sharey=axs[0] if axs else None)
+        if k % ncols:
+            ax.yaxis.set_tick_params(which="both", labelleft=False)
+        axs.append(ax)
+    return axs
 
 
 def _draw(

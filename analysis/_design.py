@@ -38,16 +38,16 @@ def config_table(df: pd.DataFrame, metric: str | Metric) -> pd.DataFrame:
     """
     col = resolve_metric(metric).column
     work = df.assign(_diverged=df["status"].eq("diverged"))
-    first = {p: (p, "first") for p in ("method", "density", *HYPERPARAMETERS)}
-    out = work.groupby([ARM, "config_id"], sort=False).agg(
+    grouped = work.groupby([ARM, "config_id"], sort=False)
+    out = grouped.agg(
         value=(col, "mean"),
         n_trials=(col, "size"),
         n_values=(col, "count"),
         n_diverged=("_diverged", "sum"),
         is_default=("is_default", "any"),
-        **first,
     )
-    return out.reset_index()
+    first = grouped[["method", "density", *HYPERPARAMETERS]].first()  # one pass, not one each
+    return pd.concat([out, first], axis=1).reset_index()
 
 
 def grid_axes(df: pd.DataFrame) -> tuple[str, str] | None:
@@ -139,7 +139,10 @@ def shared_rows(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     configs = candidates.drop_duplicates("config_id").set_index("config_id")
     configs = configs[knobs + ["is_default"]]
     defaults = configs[configs["is_default"]]
-    keys = configs[knobs].astype(str).agg("|".join, axis=1)
+    text = configs[knobs].astype(str)
+    keys = text[knobs[0]]
+    for knob in knobs[1:]:  # "a|b|c" per configuration, column by column (not row by row)
+        keys = keys + "|" + text[knob]
     reference = keys[defaults.index[0]] if not defaults.empty else keys.value_counts().idxmax()
     excluded = sorted(keys.index[keys != reference])
     return paired[~paired["config_id"].isin(excluded)], excluded
@@ -178,13 +181,25 @@ def default_config(configs: pd.DataFrame) -> pd.Series | None:
     return defaults.sort_values("n_trials", ascending=False).iloc[0]
 
 
-def same_except(configs: pd.DataFrame, reference: pd.Series, param: str) -> pd.Series:
-    """Mask of configs equal to ``reference`` in every hyperparameter except ``param``."""
+def same_except(
+    configs: pd.DataFrame,
+    reference: pd.Series,
+    param: str,
+    equal: dict[str, pd.Series] | None = None,
+) -> pd.Series:
+    """Mask of configs equal to ``reference`` in every hyperparameter except ``param``
+    (``equal``: ``same_as(configs, reference)``, when it is already computed)."""
+    equal = same_as(configs, reference) if equal is None else equal
     mask = pd.Series(True, index=configs.index)
     for p in HYPERPARAMETERS:
         if p != param:
-            mask &= _equal(configs[p], reference[p])
+            mask &= equal[p]
     return mask
+
+
+def same_as(configs: pd.DataFrame, reference: pd.Series) -> dict[str, pd.Series]:
+    """Per hyperparameter, the mask of configs equal to ``reference`` in it."""
+    return {p: _equal(configs[p], reference[p]) for p in HYPERPARAMETERS}
 
 
 def _equal(column: pd.Series, value: Any) -> pd.Series:

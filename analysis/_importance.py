@@ -37,6 +37,12 @@ EVALUATORS = {
 # 10% at 30; PED-ANOVA, which looks at the top 10% only, needs that top to hold 5 configurations.
 MIN_CONFIGS = {"fanova": 20, "ped_anova": 50}
 N_BOOT = 20  # bootstrap resamples of the configurations, for the intervals
+# Most configurations per arm and design handed to the evaluators. fANOVA's cost grows with
+# them: a forest of 16 trees takes about 0.1 s at 50 configurations and 0.6 s at 200 on this
+# project's 2-core VM, and a report fits 21 forests per arm, design and metric (252 for the
+# local designs and 4 metrics). Larger designs are analysed on a seeded random subsample of
+# this many (PED-ANOVA's minimum, so that both evaluators still run).
+MAX_CONFIGS = 50
 
 
 class NotEnoughTrialsError(ValueError):
@@ -52,6 +58,7 @@ def importance(
     seed: int = 0,
     n_trees: int = 32,
     n_boot: int = N_BOOT,
+    max_configs: int | None = MAX_CONFIGS,
 ) -> pd.DataFrame:
     """Importance of each varied hyperparameter for the metric, per arm and design, with a
     bootstrap interval over configurations.
@@ -81,12 +88,20 @@ def importance(
         seed: random-forest and bootstrap seed.
         n_trees: random-forest size (fANOVA).
         n_boot: bootstrap resamples for the intervals (0: none).
+        max_configs: most configurations per arm and design (default ``MAX_CONFIGS``, 50;
+            ``None``: all). An arm and design with more is analysed on a random subsample of
+            ``max_configs`` of them (at least the evaluator's minimum) drawn with
+            ``numpy.random.default_rng(seed)`` (``subsample``), and its intervals are those of
+            the subsample; ``config_share`` still uses every configuration. Tables with at
+            most ``max_configs`` configurations per arm and design are not affected.
 
     Returns:
         Rows ``arm``, ``design``, ``param``, ``importance``, ``low``, ``high``, ``evaluator``,
-        ``metric``, ``n_configs``, ``config_share`` (share of the variance of the configuration
-        means that is not seed noise) and ``explained`` (``importance * config_share``: the
-        share each knob explains; importances sum to 1 even when no knob matters).
+        ``metric``, ``n_configs`` (configurations evaluated), ``config_share`` (share of the
+        variance of the configuration means that is not seed noise) and ``explained``
+        (``importance * config_share``: the share each knob explains; importances sum to 1
+        even when no knob matters). ``attrs["subsampled"]`` lists the subsampled arms and
+        designs as ``{"arm", "design", "n_configs", "of"}``.
 
     Raises:
         NotEnoughTrialsError: no arm and design has ``min_configs`` configurations with a
@@ -104,20 +119,29 @@ def importance(
     rng = np.random.default_rng(seed)
     rows: list[dict[str, Any]] = []
     reasons = []
+    subsampled = []
     for design, part in groups:
         for arm in sort_arms(part[ARM]):
             trials = part[part[ARM] == arm]
-            configs = trials.groupby("config_id").agg(
-                {**{p: "first" for p in HYPERPARAMETERS}, m.column: "mean"}
-            )
+            grouped = trials.groupby("config_id")
+            configs = grouped[list(HYPERPARAMETERS)].first()
+            configs[m.column] = grouped[m.column].mean()
             configs = configs.dropna(subset=[m.column])
+            available = len(configs)
+            cap = None if max_configs is None else max(max_configs, minimum)
+            if cap is not None and available > cap:
+                configs = configs.iloc[subsample(available, cap, seed)]
             knobs = [p for p in varied(configs) if arm != DENSE or p not in only]
             if len(configs) < minimum or not knobs:
                 reasons.append(
-                    f"{arm_label(arm)}, {design} design: {len(configs)} configurations, "
+                    f"{arm_label(arm)}, {design} design: {available} configurations, "
                     f"{len(knobs)} varied hyperparameters"
                 )
                 continue
+            if len(configs) < available:
+                subsampled.append(
+                    {"arm": arm, "design": design, "n_configs": len(configs), "of": available}
+                )
             point = _evaluate(configs, knobs, m, evaluator, seed, n_trees)
             share = config_share(trials, m.column)
             draws = [
@@ -150,7 +174,15 @@ def importance(
             f"least {minimum} configurations with a finite {m.column} and a varied "
             f"hyperparameter per method{where} ({detail})"
         )
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    out.attrs["subsampled"] = subsampled
+    return out
+
+
+def subsample(n: int, size: int, seed: int) -> np.ndarray:
+    """Sorted positions of ``size`` of ``n`` items, drawn without replacement with
+    ``numpy.random.default_rng(seed)``: the stated, seeded subsample of ``importance``."""
+    return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
 
 
 def config_share(trials: pd.DataFrame, column: str) -> float:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure
 
+from analysis import _importance, _tuning, _variance
 from analysis import _report_text as text
+from analysis._background import SHARED, Background, Task, draw_figure
 from analysis._curves import plot_marginal_effects, plot_oat_curves, plot_tuning_curves
 from analysis._design import (
     RANDOM_DESIGNS,
@@ -32,7 +36,7 @@ from analysis._stats import (
     sensitivity_summary,
     tunability,
 )
-from analysis._style import FigureWriter, fmt_setting
+from analysis._style import fmt_setting
 from analysis._tuning import near_best, tuning_curves
 from analysis._verdicts import COLUMNS, verdicts
 
@@ -64,6 +68,14 @@ def write_report(
     need a grid, sensitivity curves a one-at-a-time sweep, tuning curves the random design,
     importance enough random configurations).
 
+    The statistics and figures are shared with a forked worker process (``_background``), so
+    a report takes about half its CPU time on two cores. Its cost stays bounded on large
+    studies, and the report's caveats say where: bootstraps over more than 1,000
+    configurations draw the sums they need (``_variance``), importance uses a seeded subsample
+    of 50 configurations per method and design (``importance(max_configs=...)``), tuning
+    curves take at most 200 values of k (``_tuning.k_values``). None of these binds at the
+    local preset's size (about 30 configurations).
+
     Args:
         df: results table (``load_results``) or a prepared one.
         out_dir: output folder (created).
@@ -83,7 +95,8 @@ def write_report(
     out = Path(out_dir)
     figures = out / "figures"
     data = prepare_results(df, num_classes)
-    fmt = _Output(vector_format, FigureWriter())  # its worker starts while verdicts compute
+    background = Background(shared=data)  # a forked worker shares the work (_background)
+    fmt = _Output(vector_format, background)
     doc = Document(_title(data))
     got = _Collected()
     kept = [resolve_metric(k) for k in metrics]
@@ -92,27 +105,50 @@ def write_report(
         f"{m.label} has no values in the table: skipped." for m in kept if m not in present
     ]
     keys = tuple(m.key for m in present)
-    v = verdicts(data, seed=seed, n_boot=n_boot, metrics=keys) if keys else _no_verdicts()
-    # the sensitivity analysis is secondary: fewer draws
-    chance = (  # the sensitivity analysis (secondary: fewer draws), when some run diverged
-        verdicts(data, seed=seed, n_boot=min(n_boot, 2000), metrics=keys, diverged="chance")
-        if keys and data["status"].eq("diverged").any()
-        else _no_verdicts()
-    )
-    got.add("verdicts", v)
-    got.add("verdicts_diverged_at_chance", chance)
     _, excluded = shared_rows(data)
     sections = Document("")
     try:
+        # the statistics that need no figure are queued first: the worker starts on them
+        # while the sections below are drawn
+        later = _Later(
+            verdicts=background.submit(verdicts, SHARED, seed=seed, n_boot=n_boot, metrics=keys)
+            if keys
+            else None,
+            # the sensitivity analysis (secondary: fewer draws), when some run diverged
+            chance=background.submit(
+                verdicts,
+                SHARED,
+                seed=seed,
+                n_boot=min(n_boot, 2000),
+                metrics=keys,
+                diverged="chance",
+            )
+            if keys and data["status"].eq("diverged").any()
+            else None,
+            tuning=_submit_tuning(background, data, seed),
+            importance={
+                m.key: [background.submit(_importance_of, SHARED, m, e, seed) for e in EVALUATORS]
+                for m in present
+            },
+        )
         for m in present:
             first = m == present[0]
             _metric_section(sections, got, data, m, seed, figures, fmt, first)
-            _importance(sections, got, data, m, seed, figures, fmt, first)
+            tasks = later.importance[m.key]
+            _importance_section(sections, got, tasks, background, m, figures, fmt, first)
         _cost_section(sections, data, figures, fmt)
+        v = background.result(later.verdicts) if later.verdicts else _no_verdicts()
+        chance = background.result(later.chance) if later.chance else _no_verdicts()
+        got.add("verdicts", v)
+        got.add("verdicts_diverged_at_chance", chance)
+        if (v["n_configs"] > _variance.EXACT_MAX_CONFIGS).any():
+            got.notes.append(text.large_bootstrap_sentence())
         _lead(doc, data, v, df)
-        _verdict_section(doc, got, data, v, chance, excluded, df, seed, figures, fmt)
-    finally:
-        fmt.writer.close()  # every figure is on disk before the HTML embeds them
+        _verdict_section(doc, got, data, v, chance, excluded, df, later, figures, fmt)
+    except BaseException:
+        background.abort()  # no need to finish the queued work
+        raise
+    background.close()  # every figure is on disk before the HTML embeds them
     doc.blocks += sections.blocks
     doc.heading("Method")
     doc.bullets(text.method_notes(n_boot))
@@ -145,15 +181,56 @@ def _title(data: pd.DataFrame) -> str:
 
 @dataclass
 class _Output:
-    """Where figures go and in which formats; saved by a ``FigureWriter`` (in parallel)."""
+    """Where figures go and in which formats; saved by a ``Background`` (in parallel)."""
 
     vector_format: str
-    writer: FigureWriter
+    writer: Background
 
-    def save(self, fig: Figure, path: Path) -> Path:
+    def draw(self, path: Path, plot: Callable[..., Figure], *args: Any, **kwargs: Any) -> Path:
+        """Queue ``plot(*args, **kwargs)`` to be drawn and saved as ``path``; returns the PNG's
+        path."""
         formats = ("png",) if self.vector_format == "none" else ("png", self.vector_format)
-        self.writer.save(fig, path, formats)
+        self.writer.submit(draw_figure, path, formats, plot, *args, **kwargs)
         return path.with_suffix(".png")
+
+
+@dataclass
+class _Later:
+    """Statistics queued on the ``Background`` at the start, collected where the report needs
+    them."""
+
+    verdicts: Task | None
+    chance: Task | None
+    tuning: tuple[Task, Task] | None
+    importance: dict[str, list[Task]]
+
+
+def _submit_tuning(
+    background: Background, data: pd.DataFrame, seed: int
+) -> tuple[Task, Task] | None:
+    """Tuning curves (accuracy and NLL) and near-best shares, when both methods ran the random
+    design."""
+    random_rows = data[data["design"] == "random"]
+    if random_rows.empty or random_rows[ARM].nunique() < 2:
+        return None
+    return (
+        background.submit(_both_tuning_curves, SHARED, seed),
+        background.submit(near_best, SHARED, seed=seed),
+    )
+
+
+def _both_tuning_curves(data: pd.DataFrame, seed: int) -> pd.DataFrame:
+    return pd.concat([tuning_curves(data, k, seed=seed) for k in ("accuracy", "nll")])
+
+
+def _importance_of(
+    data: pd.DataFrame, m: Metric, evaluator: str, seed: int
+) -> tuple[pd.DataFrame | None, str]:
+    """``importance`` of one metric and evaluator, or why it is not identifiable."""
+    try:
+        return importance(data, m, evaluator, seed=seed, max_configs=_importance.MAX_CONFIGS), ""
+    except NotEnoughTrialsError as error:
+        return None, str(error)
 
 
 def _lead(doc: Document, data: pd.DataFrame, v: pd.DataFrame, raw: pd.DataFrame) -> None:
@@ -192,7 +269,7 @@ def _verdict_section(
     chance: pd.DataFrame,
     excluded: list[str],
     raw: pd.DataFrame,
-    seed: int,
+    later: _Later,
     figures: Path,
     fmt: _Output,
 ) -> None:
@@ -233,7 +310,8 @@ def _verdict_section(
         )
         doc.table(text.verdict_table(v, "ssvi_only"))
         doc.bullets(text.family_sentences(v, "ssvi_only"))
-    _tuning_section(doc, got, data, seed, figures, fmt)
+    if later.tuning is not None:
+        _tuning_section(doc, got, later.tuning, fmt.writer, figures, fmt)
     rows = chance[(chance["family"] == "sensitivity") & (chance["scope"] == "overall")]
     if not rows.empty:
         doc.heading("Sensitivity analysis: diverged runs scored as chance", 3)
@@ -256,21 +334,26 @@ def _divergence_cells(div: pd.DataFrame) -> pd.DataFrame:
 
 
 def _tuning_section(
-    doc: Document, got: _Collected, data: pd.DataFrame, seed: int, figures: Path, fmt: _Output
+    doc: Document,
+    got: _Collected,
+    tasks: tuple[Task, Task],
+    background: Background,
+    figures: Path,
+    fmt: _Output,
 ) -> None:
-    random_rows = data[data["design"] == "random"]
-    if random_rows.empty or random_rows[ARM].nunique() < 2:
-        return
     doc.heading("How much tuning does each method need?", 3)
-    curves = pd.concat([tuning_curves(data, k, seed=seed) for k in ("accuracy", "nll")])
+    curves = background.result(tasks[0])
     got.add("tuning_curves", curves)
-    near = near_best(data, seed=seed)
+    near = background.result(tasks[1])
     got.add("near_best", near)
     if curves.empty:
         doc.paragraph("No configuration of the random design was run by both methods.")
         return
+    n = int(curves["n_configs"].max())
+    if n > _tuning.MAX_KS:
+        got.notes.append(text.k_grid_sentence(n))
     doc.figure(
-        fmt.save(plot_tuning_curves(data, curves=curves), figures / "tuning_curves"),
+        fmt.draw(figures / "tuning_curves", plot_tuning_curves, SHARED, curves=curves),
         "Expected test accuracy and NLL of the configuration chosen on validation accuracy "
         "among k configurations drawn at random from the random design (Dodge et al., 2019), "
         "with 95% bootstrap bands over configurations; diverged runs at chance.",
@@ -295,7 +378,10 @@ def _metric_section(
     summary = sensitivity_summary(data, m)
     variance = seed_vs_config_variance(data, m)
     tun = tunability(data, m)
-    margins = [marginal_effects(data, m, p) for p in analysed_params(data)]
+    analysed = analysed_params(data)
+    margins = [marginal_effects(data, m, p) for p in analysed]
+    swept = oat_params(data)  # their one-at-a-time curves are these tables
+    oat_effects = {p: t for p, t in zip(analysed, margins, strict=True) if p in swept}
     for name, frame in (
         ("sensitivity_summary", summary),
         ("seed_vs_config_variance", variance),
@@ -313,25 +399,25 @@ def _metric_section(
     doc.table(text.summary_table(summary, m))
     if grid_axes(data) is not None:
         doc.figure(
-            fmt.save(plot_heatmaps(data, m), figures / f"heatmap_{m.key}"),
+            fmt.draw(figures / f"heatmap_{m.key}", plot_heatmaps, SHARED, m),
             f"{m.title} over the grid design, one panel per method, one colour scale; red "
             "frames mark cells where seeds diverged (excluded from the mean).",
         )
     if oat_params(data):
         doc.figure(
-            fmt.save(plot_oat_curves(data, m), figures / f"oat_{m.key}"),
+            fmt.draw(figures / f"oat_{m.key}", plot_oat_curves, SHARED, m, effects=oat_effects),
             f"One-at-a-time sensitivity of {m.label}: mean over seeds with the min–max "
             "band over seeds; dotted line: base configuration.",
         )
     doc.figure(
-        fmt.save(plot_ecdf(data, m), figures / f"ecdf_{m.key}"),
+        fmt.draw(figures / f"ecdf_{m.key}", plot_ecdf, SHARED, m),
         f"ECDF of {m.label} over configurations: a robust method rises steeply near its "
         "best value.",
     )
     random_rows = data[data["design"].isin(RANDOM_DESIGNS)]
     if first and not random_rows.empty and varied(random_rows):  # others: marginal_effects.csv
         doc.figure(
-            fmt.save(plot_marginal_effects(data, m), figures / f"marginal_{m.key}"),
+            fmt.draw(figures / f"marginal_{m.key}", plot_marginal_effects, SHARED, m),
             f"Marginal effect of each hyperparameter on {m.label} in the random designs "
             "(mean with 95% interval over seeds and the other hyperparameters; no dense VI "
             "curve for SSVI-only knobs).",
@@ -343,22 +429,23 @@ def _metric_section(
         doc.table(text.tunability_table(tun, m))
 
 
-def _importance(
+def _importance_section(
     doc: Document,
     got: _Collected,
-    data: pd.DataFrame,
+    tasks: list[Task],
+    background: Background,
     m: Metric,
-    seed: int,
     figures: Path,
     fmt: _Output,
     first: bool,
 ) -> None:
     tables, skipped = [], []
-    for evaluator in EVALUATORS:
-        try:
-            tables.append(importance(data, m, evaluator, seed=seed))
-        except NotEnoughTrialsError as error:
-            skipped.append(str(error))
+    for task in tasks:
+        table, reason = background.result(task)
+        if table is None:
+            skipped.append(reason)
+        else:
+            tables.append(table)
     if not tables:
         if first:
             got.notes.append(f"Hyperparameter importance is not drawn: {skipped[0]}.")
@@ -374,8 +461,16 @@ def _importance(
         + text.importance_sentence(table[table["evaluator"] == table["evaluator"].iloc[0]])
         + "."
     )
+    subsampled = {  # the same subsample for both evaluators
+        (s["arm"], s["design"]): s for t in tables for s in t.attrs.get("subsampled", [])
+    }
+    if subsampled:
+        sentence = text.subsample_sentence(list(subsampled.values()))
+        doc.paragraph(sentence)
+        if not any(n.startswith(text.SUBSAMPLED) for n in got.notes):
+            got.notes.append(sentence)
     doc.figure(
-        fmt.save(plot_importance(table), figures / f"importance_{m.key}"),
+        fmt.draw(figures / f"importance_{m.key}", plot_importance, table),
         f"Importance of each hyperparameter for {m.label}, per method and design, with 95% "
         "bootstrap intervals over configurations.",
     )
@@ -389,6 +484,6 @@ def _cost_section(doc: Document, data: pd.DataFrame, figures: Path, fmt: _Output
         return
     doc.heading("Accuracy against training cost")
     doc.figure(
-        fmt.save(plot_accuracy_vs_flops(data), figures / "accuracy_vs_flops"),
+        fmt.draw(figures / "accuracy_vs_flops", plot_accuracy_vs_flops, SHARED),
         "Test accuracy against training FLOPs, one point per configuration and method.",
     )

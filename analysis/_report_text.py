@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
+from analysis import _tuning, _variance
 from analysis._schema import ARM, DENSE, Metric, arm_label, resolve_metric, sort_arms
 from analysis._style import fmt_setting
 from analysis._verdicts import FAMILIES, LESS, MIN_CONFIGS, MORE, NONE, POWER, sentence
@@ -291,6 +294,47 @@ def caveats(
         "'none' after the correction."
     )
     return out
+
+
+SUBSAMPLED = "Hyperparameter importance is evaluated on a seeded random subsample"
+
+
+def large_bootstrap_sentence() -> str:
+    """How the bootstraps of comparisons over many configurations are drawn."""
+    return (
+        f"Comparisons over more than {_variance.EXACT_MAX_CONFIGS:,} configurations draw, in "
+        "each bootstrap replicate, the sums their statistics are made of rather than every "
+        "configuration, so that the cost does not grow with the study: the seeds-only "
+        f"bootstrap is exact in distribution; the cluster bootstrap draws the resample counts "
+        f"of the {_variance.HEAVY} most influential configurations exactly and the sum over "
+        "the others from its normal approximation (exact mean and covariance; error of order "
+        "1/sqrt(configurations)). Smaller comparisons resample every configuration."
+    )
+
+
+def subsample_sentence(subsampled: list[dict[str, Any]]) -> str:
+    """What ``importance(..., max_configs=...)`` subsampled, for the report."""
+    parts = ", ".join(
+        f"{arm_label(s['arm'])}, {s['design']} design: {s['n_configs']:,} of {s['of']:,}"
+        for s in subsampled
+    )
+    return (
+        f"{SUBSAMPLED} of {max(s['n_configs'] for s in subsampled)} configurations per method "
+        "and design where a design has more "
+        f"(fANOVA's cost grows with them; drawn with numpy's default_rng(seed)), and its "
+        f"intervals describe that subsample ({parts}); "
+        "`analysis.importance(..., max_configs=None)` evaluates them all."
+    )
+
+
+def k_grid_sentence(n: int) -> str:
+    """How the tuning curves' ``k`` was chosen for ``n`` configurations."""
+    return (
+        f"Tuning curves: with {n:,} configurations in the random design, k takes at most "
+        f"{_tuning.MAX_KS} values evenly spaced on a log scale from 1 to {n:,} (every k up to "
+        f"{_tuning.MAX_KS} configurations), so that their cost does not grow as the square of "
+        "the study."
+    )
 
 
 def method_notes(n_boot: int) -> list[str]:

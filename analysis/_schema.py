@@ -209,6 +209,7 @@ def arm_density(arm: str) -> float:
     return 1.0 if arm == DENSE else float(arm.split("@", 1)[1])
 
 
-def sort_arms(arms: list[str] | set[str]) -> list[str]:
+def sort_arms(arms: list[str] | set[str] | pd.Series) -> list[str]:
     """Dense VI first, then SSVI arms from the densest to the sparsest."""
-    return sorted(set(arms), key=lambda a: (a != DENSE, -arm_density(a)))
+    names = set(arms.unique()) if isinstance(arms, pd.Series) else set(arms)
+    return sorted(names, key=lambda a: (a != DENSE, -arm_density(a)))

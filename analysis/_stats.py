@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from analysis._design import (
     config_table,
     default_config,
     effect_rows,
+    same_as,
     same_except,
     shared_rows,
     ssvi_only_rows,
@@ -31,8 +32,11 @@ from analysis._variance import estimate, sd, summarize
 
 
 def t975(dof: int) -> float:
-    """Two-sided 95% Student-t quantile for ``dof`` degrees of freedom (NaN for ``dof < 1``)."""
-    return float(stats.t.ppf(0.975, dof)) if dof >= 1 else float("nan")
+    """Two-sided 95% Student-t quantile for ``dof`` degrees of freedom (NaN for ``dof < 1``).
+
+    ``scipy.special.stdtrit``, which ``scipy.stats.t.ppf`` evaluates (the same values), without
+    importing ``scipy.stats`` (half a second of the report command)."""
+    return float(special.stdtrit(dof, 0.975)) if dof >= 1 else float("nan")
 
 
 def spread(values: np.ndarray, metric: Metric, tolerance: float) -> dict[str, float]:
@@ -85,7 +89,7 @@ def sensitivity_summary(
     data = prepare_results(df)
     shared, _ = shared_rows(data)
     rows = []
-    for arm in sort_arms(set(shared[ARM]) - {DENSE}):
+    for arm in [a for a in sort_arms(shared[ARM]) if a != DENSE]:
         paired = pair_all(shared, (m.column,), (arm, DENSE))[m.column]
         if not paired.n_configs:
             continue
@@ -247,7 +251,8 @@ def tunability(df: pd.DataFrame, metric: str | Metric = "accuracy") -> pd.DataFr
         if default is None:
             continue
         scopes = [("all", pd.Series(True, index=arm_configs.index))]
-        scopes += [(p, same_except(arm_configs, default, p)) for p in HYPERPARAMETERS]
+        equal = same_as(arm_configs, default)  # once per hyperparameter, not once per pair
+        scopes += [(p, same_except(arm_configs, default, p, equal)) for p in HYPERPARAMETERS]
         for name, mask in scopes:
             candidates = arm_configs[mask]
             if name != "all" and candidates[name].nunique() < 2:

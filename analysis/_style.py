@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import pickle
-import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -114,57 +111,6 @@ def note(ax: Axes, text: str) -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, wrap=True)
     ax.set_xticks([])
     ax.set_yticks([])
-
-
-class FigureWriter:
-    """Saves figures in a second process while the caller draws the next ones.
-
-    Drawing and saving a figure both cost a few tenths of a second; a report saves 15 or more,
-    and a second core is usually idle meanwhile. The worker is forked from this process, so it
-    starts with matplotlib imported, and receives each figure pickled. Forking a process that
-    runs other Python threads (Ray's, a notebook's) can deadlock, so then, as where forking or
-    pickling is not possible, figures are saved here. ``close()`` waits for every file.
-    """
-
-    def __init__(self, parallel: bool = True) -> None:
-        self._pool: Any = None
-        self._pending: list[Any] = []
-        alone = threading.active_count() == 1
-        if parallel and alone and (os.cpu_count() or 1) > 1 and sys.platform == "linux":
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            try:
-                context = multiprocessing.get_context("fork")
-                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
-            except (ValueError, OSError):
-                self._pool = None
-
-    def save(self, fig: Figure, path: Path, formats: tuple[str, ...]) -> None:
-        """Save ``fig`` as ``path`` in ``formats`` (now, or in the worker)."""
-        if self._pool is not None:
-            try:
-                data = pickle.dumps(fig)
-            except (pickle.PicklingError, AttributeError, TypeError):
-                data = None
-            if data is not None:
-                self._pending.append(self._pool.submit(_save_pickled, data, path, formats))
-                return
-        save_figure(fig, path, formats)
-
-    def close(self) -> None:
-        """Wait for every figure (re-raising a worker's error) and stop the worker."""
-        try:
-            for future in self._pending:
-                future.result()
-        finally:
-            if self._pool is not None:
-                self._pool.shutdown()
-            self._pending = []
-
-
-def _save_pickled(data: bytes, path: Path, formats: tuple[str, ...]) -> None:
-    save_figure(pickle.loads(data), path, formats)
 
 
 def save_figure(

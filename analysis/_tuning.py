@@ -19,6 +19,17 @@ from analysis._schema import ARM, DENSE, Metric, resolve_metric, sort_arms
 
 SELECT_ON = "val_accuracy"
 TOLERANCE = 0.01  # "within 1 point of the best"
+MAX_KS = 200  # values of k on a curve: every k up to this many configurations, else a log grid
+
+
+def k_values(n: int) -> np.ndarray:
+    """The numbers of draws ``k`` a tuning curve is evaluated at: every ``k`` from 1 to ``n``
+    when ``n <= MAX_KS``, else ``MAX_KS`` values spaced evenly on a log scale from 1 to ``n``
+    (both included; the figure's ``k`` axis is logarithmic), so that the curve's cost does not
+    grow as ``n^2`` with the study."""
+    if n <= MAX_KS:
+        return np.arange(1, n + 1)
+    return np.unique(np.round(np.geomspace(1, n, MAX_KS)).astype(int))
 
 
 def expected_best(val: np.ndarray, test: np.ndarray, ks: np.ndarray) -> np.ndarray:
@@ -58,12 +69,49 @@ def _tie_means(v: np.ndarray, t: np.ndarray) -> np.ndarray:
     return means[group].reshape(t.shape)
 
 
+def _resampled_expected_best(
+    val: np.ndarray, test: np.ndarray, idx: np.ndarray, ks: np.ndarray, chunk: int = 64
+) -> np.ndarray:
+    """``expected_best(val[:, idx], test[:, idx], ks)`` in ``O(n)`` per resample, a chunk of
+    resamples at a time (bounded memory).
+
+    A resample holds the original configurations, so it is sorted by counting: each
+    configuration's copies go where its rank in the sorted originals says. Ties of validation
+    scores are averaged as ``expected_best`` does (copies of one configuration are adjacent).
+
+    Returns:
+        ``(K, B, len(ks))``.
+    """
+    n = val.shape[-1]
+    order = np.argsort(val, axis=-1, kind="stable")
+    v_sorted = np.take_along_axis(val, order, -1)
+    t_sorted = np.take_along_axis(test, order, -1)
+    rank = np.argsort(order, axis=-1)  # position of each configuration among the sorted
+    i = np.arange(1, n + 1) / n
+    weights = i[None, :] ** ks[:, None] - (i[None, :] - 1 / n) ** ks[:, None]
+    # for large k, the worst configurations' weights (and their products with the values) are
+    # subnormal numbers, which slow the product below many times over and weigh nothing next
+    # to the others (the weights sum to 1)
+    weights[weights < 1e-200] = 0.0
+    out = np.empty((val.shape[0], idx.shape[0], ks.size))
+    for start in range(0, idx.shape[0], chunk):
+        block = idx[start : start + chunk]
+        rows = np.arange(block.shape[0])[:, None] * n
+        for a in range(val.shape[0]):
+            counts = np.bincount((rank[a][block] + rows).ravel(), minlength=block.size)
+            slots = np.repeat(np.tile(np.arange(n), block.shape[0]), counts)
+            slots = slots.reshape(block.shape)
+            t = _tie_means(v_sorted[a][slots], t_sorted[a][slots])
+            out[a, start : start + chunk] = t @ weights.T
+    return out
+
+
 def _configs(data: pd.DataFrame, m: Metric) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Seed-averaged validation and test values per arm over the random design's configurations
     every arm ran: ``(arms, val (K, n), test (K, n))``."""
     rows = data[data["design"] == "random"]
     means = rows.groupby([ARM, "config_id"])[[SELECT_ON, m.column]].mean()
-    arms = sort_arms(set(rows[ARM]))
+    arms = sort_arms(rows[ARM])
     val = means[SELECT_ON].unstack(ARM).reindex(columns=arms).dropna()
     test = means[m.column].unstack(ARM).reindex(columns=arms).loc[val.index]
     keep = test.notna().all(axis=1)
@@ -83,7 +131,9 @@ def tuning_curves(
 
     Returns:
         Rows ``arm``, ``k``, ``expected`` (test value), ``low``/``high`` (95% percentile band),
-        ``n_configs``; empty when no configuration of the random design has every method.
+        ``n_configs``; empty when no configuration of the random design has every method. ``k``
+        runs from 1 to the number of configurations, every value up to ``MAX_KS`` (200)
+        configurations and ``MAX_KS`` values on a log grid above (``k_values``).
     """
     m = resolve_metric(metric)
     arms, val, test = _configs(score_at_chance(prepare_results(table)), m)
@@ -91,10 +141,13 @@ def tuning_curves(
     n = val.shape[-1] if val.size else 0
     if n == 0:
         return pd.DataFrame(columns=columns)
-    ks = np.arange(1, n + 1)
+    ks = k_values(n)
     point = expected_best(val, test, ks)
     idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
-    boot = expected_best(val[:, idx], test[:, idx], ks)  # (K, B, len(ks))
+    if n <= MAX_KS:
+        boot = expected_best(val[:, idx], test[:, idx], ks)  # (K, B, len(ks))
+    else:
+        boot = _resampled_expected_best(val, test, idx, ks)
     low, high = np.percentile(boot, [2.5, 97.5], axis=1)
     rows = [
         {

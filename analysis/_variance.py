@@ -24,6 +24,15 @@ Two bootstraps give intervals, and neither counts seed noise twice:
   the estimated ``config_var`` (not ``config_var + seed noise``), the seed variance is drawn from
   its fiducial distribution ``seed_var_hat * df / chi2(df)`` (so a variance estimated from 3 seeds
   is treated as uncertain), and fresh Gaussian seed noise is added.
+
+Above ``EXACT_MAX_CONFIGS`` configurations, redrawing every configuration of every replicate
+(``n_boot x C`` numbers per draw) would make the cost grow with the study: there, each bootstrap
+draws only the sums its statistics are made of. ``fixed_draws`` stays exact in distribution
+(Gaussian seed noise projected on the few directions the sums depend on, the rest a chi-square);
+``cluster_draws`` draws the resample counts of the few outlying configurations exactly and the
+sums over the others from their normal approximation, with the exact mean and covariance of
+those draws (central limit theorem: with over 1,000 configurations its error is of order
+``1/sqrt(C)``).
 """
 
 from __future__ import annotations
@@ -32,6 +41,8 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+
+EXACT_MAX_CONFIGS = 1000  # above: the bootstraps draw the sums they need (module docstring)
 
 
 @dataclass(frozen=True)
@@ -115,6 +126,14 @@ def components(
         ``(config_var, seed_var)``, each ``(...,)``; NaN where fewer than 2 configurations or
         no within-configuration degree of freedom.
     """
+    config_var, seed_var, _ = _components(mean, within_ss, noise, dof)
+    return config_var, seed_var
+
+
+def _components(
+    mean: np.ndarray, within_ss: np.ndarray, noise: np.ndarray, dof: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``components`` and the variance of the means over configurations (``ddof=1``)."""
     noise = np.broadcast_to(noise, mean.shape).astype(float)
     df = np.broadcast_to(dof, mean.shape).astype(float).sum(-1)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -122,7 +141,7 @@ def components(
         between = mean.var(-1, ddof=1) if mean.shape[-1] > 1 else np.full(mean.shape[:-1], np.nan)
         config_var = between - seed_var * noise.mean(-1)
     config_var = np.where(df > 0, config_var, np.nan)
-    return config_var, np.where(df > 0, seed_var, np.nan)
+    return config_var, np.where(df > 0, seed_var, np.nan), between
 
 
 def estimate(summary: Summary) -> tuple[np.ndarray, np.ndarray]:
@@ -139,17 +158,20 @@ def cluster_draws(
     draws are centred on the estimate (a resample of ``C`` from ``C`` values has, on average,
     ``(C - 1) / C`` of their variance).
 
+    Above ``EXACT_MAX_CONFIGS`` configurations the resampled sums are drawn instead, from a
+    normal approximation for all but the outlying configurations (``_cluster_sums``).
+
     Returns:
         ``(config_var, seed_var)``, each ``(K, n_boot)``.
     """
     c = summary.n_configs
+    if c > EXACT_MAX_CONFIGS:
+        return _cluster_sums(summary, n_boot, rng)
     idx = rng.integers(0, c, size=(n_boot, c))
-    mean = summary.mean[:, idx]
-    config_var, seed_var = components(
-        mean, summary.within_ss[:, idx], summary.noise[idx], summary.dof[idx]
+    config_var, seed_var, between = _components(
+        summary.mean[:, idx], summary.within_ss[:, idx], summary.noise[idx], summary.dof[idx]
     )
-    correction = mean.var(-1, ddof=1) / max(c - 1, 1)
-    return config_var + correction, seed_var
+    return config_var + between / max(c - 1, 1), seed_var
 
 
 def fixed_draws(
@@ -160,12 +182,16 @@ def fixed_draws(
     Each method is redrawn independently (different runs): shrunk means plus Gaussian seed noise
     whose variance is drawn from its fiducial distribution.
 
+    Above ``EXACT_MAX_CONFIGS`` configurations the draws' variances come from the few sums they
+    depend on (``_fixed_sums``), with the same distribution.
+
     Returns:
         ``(config_var, seed_var)``, each ``(K, n_boot)``.
     """
     config_var, seed_var = estimate(summary)
     df = max(summary.df, 1)
     noise = summary.noise.astype(float)
+    large = summary.n_configs > EXACT_MAX_CONFIGS
     out_c, out_s = [], []
     for k in range(summary.mean.shape[0]):
         m = summary.mean[k]
@@ -173,11 +199,100 @@ def fixed_draws(
         keep = np.sqrt(max(config_var[k], 0.0) / spread) if spread > 0 else 0.0
         mu = m.mean() + (m - m.mean()) * keep
         sigma2 = seed_var[k] * df / rng.chisquare(df, size=(n_boot, 1))
-        drawn = mu + np.sqrt(sigma2 * noise) * rng.standard_normal((n_boot, m.size))
+        if large:
+            spread_drawn = _fixed_sums(mu, noise, sigma2[:, 0], rng)
+        else:
+            drawn = mu + np.sqrt(sigma2 * noise) * rng.standard_normal((n_boot, m.size))
+            spread_drawn = drawn.var(-1, ddof=1)
         s2 = sigma2[:, 0] * rng.chisquare(df, size=n_boot) / df
-        out_c.append(drawn.var(-1, ddof=1) - s2 * noise.mean())
+        out_c.append(spread_drawn - s2 * noise.mean())
         out_s.append(s2)
     return np.stack(out_c), np.stack(out_s)
+
+
+def _fixed_sums(
+    mu: np.ndarray, noise: np.ndarray, sigma2: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """``var(mu + sqrt(sigma2 * noise) * z, ddof=1)`` over configurations for each of the
+    ``(B,)`` ``sigma2``, ``z`` standard normal, in ``O(B x groups)`` instead of ``O(B x C)``.
+
+    The variance needs, per group ``g`` of configurations with the same ``noise``, only
+    ``sum z``, ``sum a z`` (``a``: the centred ``mu``) and ``sum z^2``. Writing ``z`` in an
+    orthonormal basis whose first vectors span the group's ones and ``a`` gives them exactly:
+    ``sum z = sqrt(n) u1``, ``sum a z = mean(a) sqrt(n) u1 + |a - mean(a)| u2`` and
+    ``sum z^2 = u1^2 + u2^2 + chi2(n - rank)``, with ``u1, u2`` standard normal.
+    """
+    a = mu - mu.mean()
+    levels, group = np.unique(noise, return_inverse=True)
+    n = np.bincount(group).astype(float)
+    a_sum = np.bincount(group, weights=a)
+    a_mean = a_sum / n
+    rest = np.sqrt(np.bincount(group, weights=(a - a_mean[group]) ** 2))
+    rank = np.where(rest > 0, 2.0, 1.0)
+    b = np.sqrt(levels)
+    size = (sigma2.size, levels.size)
+    u1, u2 = rng.standard_normal(size), rng.standard_normal(size)
+    free = np.maximum(n - rank, 0.0)
+    chi2 = np.where(free > 0, rng.chisquare(np.maximum(free, 1.0), size=size), 0.0)
+    u2 = np.where(rest > 0, u2, 0.0)
+    z_sum = np.sqrt(n) * u1
+    az_sum = a_mean * z_sum + rest * u2
+    zz_sum = u1**2 + u2**2 + chi2
+    sigma = np.sqrt(sigma2)
+    total = a_sum.sum() + sigma * (z_sum @ b)
+    squares = (a**2).sum() + 2 * sigma * (az_sum @ b) + sigma2 * (zz_sum @ b**2)
+    count = mu.size
+    return (squares - total**2 / count) / max(count - 1, 1)
+
+
+def _cluster_sums(
+    summary: Summary, n_boot: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """``cluster_draws`` from the resampled sums, their bulk drawn from a normal approximation.
+
+    A resample's components depend on its ``C`` configurations only through the sums of their
+    (centred) means, squared means, within sums of squares, degrees of freedom and seed noises.
+    The ``HEAVY`` configurations that weigh most in one of these sums (a diverged run scored at
+    chance, a lone seed) get their resample counts drawn exactly (multinomial); the ``R`` other
+    draws of the resample fall on the bulk, whose sums are normal with mean ``R * mean(x)`` and
+    covariance ``R * cov(x)`` (``ddof=0``) by the central limit theorem.
+    """
+    c, k = summary.n_configs, summary.mean.shape[0]
+    centred = summary.mean - summary.mean.mean(-1, keepdims=True)
+    x = np.vstack(
+        [centred, centred**2, summary.within_ss, summary.dof[None, :], summary.noise[None, :]]
+    ).T.astype(float)  # (C, 3K + 2)
+    heavy = _heavy(x)
+    bulk = np.setdiff1d(np.arange(c), heavy)
+    counts = rng.multinomial(c, np.r_[np.full(heavy.size, 1 / c), 1 - heavy.size / c], n_boot)
+    rest = counts[:, -1].astype(float)  # draws that fall on the bulk
+    sums = counts[:, :-1] @ x[heavy]
+    if bulk.size:
+        xb = x[bulk]
+        values, vectors = np.linalg.eigh(np.cov(xb, rowvar=False, ddof=0))
+        scale = vectors * np.sqrt(np.clip(values, 0.0, None))
+        noise = rng.standard_normal((n_boot, x.shape[1])) @ scale.T
+        sums += rest[:, None] * xb.mean(0) + np.sqrt(rest)[:, None] * noise
+    s1, s2, within = sums[:, :k].T, sums[:, k : 2 * k].T, sums[:, 2 * k : 3 * k].T
+    dof, seed_noise = sums[:, 3 * k], sums[:, 3 * k + 1]
+    spread = (s2 - s1**2 / c) / (c - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        seed_var = np.where(dof > 0, within / dof, np.nan)
+    config_var = spread - seed_var * (seed_noise / c) + spread / (c - 1)
+    return config_var, seed_var
+
+
+HEAVY = 64  # configurations whose resample counts ``_cluster_sums`` draws exactly
+
+
+def _heavy(x: np.ndarray) -> np.ndarray:
+    """The ``HEAVY`` rows of ``x`` that hold the largest share of some column's sum of squared
+    deviations (the ones that would make a normal approximation of the sums fail)."""
+    deviation = (x - x.mean(0)) ** 2
+    total = deviation.sum(0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(total > 0, deviation / total, 0.0).max(1)
+    return np.sort(np.argsort(-share, kind="stable")[:HEAVY])
 
 
 def sd(variance: np.ndarray) -> np.ndarray:

@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from analysis import _variance as var
 from analysis._design import effect_rows, grid_axes, oat_params, shared_rows, ssvi_only_rows
@@ -127,7 +127,9 @@ def verdicts(
         seed: seed of the bootstraps (the result is a deterministic function of it).
         n_boot: bootstrap draws per comparison (10,000: a p-value near a Holm threshold of
             0.004 is then estimated to about 10%; 2,000 let the local study's OOD AUROC verdict
-            change with the seed).
+            change with the seed). A comparison over more than ``_variance.EXACT_MAX_CONFIGS``
+            (1,000) configurations draws the sums its statistics need instead of resampling
+            every configuration (``_variance``), so its cost does not grow with the study.
         metrics: metric keys (``accuracy``, ``nll``, ``ece``, ``ood_auroc``, ``brier``).
         alpha: family-wise error rate of each family.
         diverged: ``exclude`` (diverged pairs dropped from both methods; the default) or
@@ -153,7 +155,7 @@ def verdicts(
     rng = np.random.default_rng(seed)
     shared, _ = shared_rows(data)
     rows: list[dict[str, Any]] = []
-    for arm in sort_arms(set(shared[ARM]) - {DENSE}):
+    for arm in [a for a in sort_arms(shared[ARM]) if a != DENSE]:
         rows += _sensitivity_rows(shared, arm, keys, n_boot, rng, diverged == "chance")
     for m, found in _ssvi_only_scopes(data, keys, diverged == "chance"):
         for arm, scope, source, paired in found:
@@ -243,7 +245,7 @@ def _ssvi_only_scopes(
         paired = pair_all(keyed, columns, ("ssvi",), score)
         found.append((arm, f"ssvi_only:{knob}", "oat", paired))
     sample = data[(data["design"] == "random_ssvi") & (data["method"] != DENSE)]
-    for arm in sort_arms(set(sample[ARM])):
+    for arm in sort_arms(sample[ARM]):
         found.append((arm, "ssvi_only", "random_ssvi", pair_all(sample, columns, (arm,), score)))
     return [
         (m, [(a, s, src, p[m.column]) for a, s, src, p in found if p[m.column].n_configs])
@@ -308,10 +310,29 @@ def _divergence(paired: Paired) -> _Test:
     c = int((div[1] & ~div[0]).sum())
     rates = div.mean(axis=1)
     low, high = newcombe_interval(both, b, c, n - both - b - c)
-    p = 1.0 if b + c == 0 else float(stats.binomtest(b, b + c, 0.5).pvalue)
+    p = mcnemar_p(b, c)
     note = f"{b} pairs where only SSVI diverged, {c} where only dense VI did, of {n}"
     interval = np.array([[low], [high]])
     return _Test((float(rates[0]), float(rates[1])), (interval,), p, paired, note)
+
+
+def mcnemar_p(b: int, c: int) -> float:
+    """Exact two-sided McNemar p-value of ``b`` and ``c`` discordant pairs: twice the smaller
+    binomial(``b + c``, 1/2) tail, at most 1 (``scipy.stats.binomtest(b, b + c).pvalue``, here
+    in exact integer arithmetic, correctly rounded, without importing ``scipy.stats``)."""
+    n, k = b + c, min(b, c)
+    if 2 * k >= n:
+        return 1.0
+    term = total = 1  # C(n, 0)
+    for i in range(k):
+        term = term * (n - i) // (i + 1)
+        total += term
+    return min(1.0, 2 * total / 2**n)
+
+
+def _norm_isf(q: float) -> float:
+    """Upper-tail standard normal quantile, as ``scipy.stats.norm.isf`` computes it."""
+    return float(-special.ndtri(q))
 
 
 def newcombe_interval(a: int, b: int, c: int, d: int, level: float = 0.95) -> tuple[float, float]:
@@ -321,7 +342,7 @@ def newcombe_interval(a: int, b: int, c: int, d: int, level: float = 0.95) -> tu
     n = a + b + c + d
     if n == 0:
         return float("nan"), float("nan")
-    z = float(stats.norm.isf((1 - level) / 2))
+    z = _norm_isf((1 - level) / 2)
 
     def wilson(k: int) -> tuple[float, float]:
         p = k / n
@@ -412,9 +433,9 @@ def _holm(out: pd.DataFrame, alpha: float) -> pd.DataFrame:
             order = tested.sort_values(kind="stable")
             adjusted = np.minimum(1.0, np.maximum.accumulate(order.to_numpy() * (m - np.arange(m))))
             out.loc[order.index, "p_holm"] = adjusted
-        z = stats.norm.isf(alpha / (2 * max(m, 1))) + stats.norm.ppf(POWER)
+        z = _norm_isf(alpha / (2 * max(m, 1))) + float(special.ndtri(POWER))
         half = (out.loc[idx, "ci_high"] - out.loc[idx, "ci_low"]) / 2
-        out.loc[idx, "detectable"] = z * half / stats.norm.isf(0.025)
+        out.loc[idx, "detectable"] = z * half / _norm_isf(0.025)
     significant = out["p_holm"] < alpha
     direction = np.where(out["difference"] < 0, LESS, MORE)
     out["verdict"] = np.where(significant, direction, NONE)

@@ -91,3 +91,21 @@ def test_importance_below_the_minimum_is_not_identifiable() -> None:
 def test_unknown_evaluator() -> None:
     with pytest.raises(ValueError, match="fanova, ped_anova"):
         importance(random_table(), "accuracy", evaluator="shap")
+
+
+def test_a_design_above_max_configs_is_analysed_on_a_seeded_subsample() -> None:
+    table = random_table(n=30)
+    full = importance(table, "accuracy", n_boot=0, max_configs=None)
+    assert full.attrs["subsampled"] == []
+    # at most max_configs configurations: not touched
+    pd.testing.assert_frame_equal(full, importance(table, "accuracy", n_boot=0, max_configs=30))
+    capped = importance(table, "accuracy", n_boot=1, max_configs=24)
+    assert (capped["n_configs"] == 24).all()
+    assert sorted(capped.attrs["subsampled"], key=lambda s: s["arm"]) == [
+        {"arm": arm, "design": "random", "n_configs": 24, "of": 30}
+        for arm in ("dense_vi", "ssvi@0.1")
+    ]
+    pd.testing.assert_frame_equal(capped, importance(table, "accuracy", n_boot=1, max_configs=24))
+    assert set(capped.groupby("arm")["importance"].idxmax().map(capped["param"])) == {"lr"}
+    # never below the evaluator's minimum
+    assert (importance(table, "accuracy", n_boot=0, max_configs=5)["n_configs"] == 20).all()

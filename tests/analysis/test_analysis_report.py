@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis import write_report
+from analysis import _importance, _tuning, _variance, write_report
 from analysis.report import main
 
 
@@ -134,3 +134,26 @@ def test_cli_out_naming_a_file_and_a_table_without_values(
     for label in ("test accuracy", "test NLL", "test ECE", "OOD AUROC"):
         assert f"{label} has no values in the table: skipped" in text
     assert "Completed runs without a value, left out of that metric only: test accuracy" in text
+
+
+def test_report_states_what_a_large_study_caps(
+    study_table: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the limits that bind at 100,000 rows, lowered to this table's size (the code is the same)
+    monkeypatch.setattr(_importance, "MAX_CONFIGS", 10)
+    monkeypatch.setitem(_importance.MIN_CONFIGS, "fanova", 5)
+    monkeypatch.setitem(_importance.MIN_CONFIGS, "ped_anova", 5)
+    monkeypatch.setattr(_variance, "EXACT_MAX_CONFIGS", 10)
+    monkeypatch.setattr(_tuning, "MAX_KS", 5)
+    md = write_report(study_table, tmp_path, metrics=("accuracy",), n_boot=200).read_text()
+    caveats = md.split("### Caveats", 1)[1].split("\n## ", 1)[0]
+    assert "importance is evaluated on a seeded random subsample of 10 configurations" in caveats
+    assert "SSVI (density 0.1), random design: 10 of 20" in caveats
+    assert "draw, in each bootstrap replicate, the sums" in caveats
+    assert "k takes at most 5 values evenly spaced on a log scale from 1 to 20" in caveats
+    importance = pd.read_csv(tmp_path / "tables" / "importance.csv")
+    assert (importance["n_configs"] == 10).all()
+    curves = pd.read_csv(tmp_path / "tables" / "tuning_curves.csv")
+    assert set(curves["k"]) == {1, 2, 4, 9, 20}
+    verdicts = pd.read_csv(tmp_path / "tables" / "verdicts.csv")
+    assert verdicts["ci_low"].notna().all() and (verdicts["ci_low"] <= verdicts["ci_high"]).all()

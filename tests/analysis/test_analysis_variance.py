@@ -81,3 +81,30 @@ def test_summaries_need_the_same_pairs_for_every_method() -> None:
     values = np.array([[[1.0, 2.0]], [[1.0, np.nan]]])
     with pytest.raises(ValueError, match="same"):
         var.summarize(values)
+
+
+@pytest.mark.parametrize("draws", ["cluster_draws", "fixed_draws"])
+def test_large_studies_draw_the_sums_with_the_exact_bootstraps_distribution(
+    draws: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # above EXACT_MAX_CONFIGS (lowered here: the same code as at 1,000), the bootstraps draw
+    # the sums they need; their percentiles must match resampling every configuration, also
+    # with unequal seeds and a few configurations far out (diverged runs scored at chance)
+    rng = np.random.default_rng(4)
+    c = 300
+    n = rng.choice([1, 2, 3], size=c, p=[0.05, 0.15, 0.8])
+    mu = np.stack([rng.normal(0, 0.05, c), rng.normal(0, 0.04, c)])
+    mu[0, :5] -= 0.8
+    values = np.full((2, c, 3), np.nan)
+    for i in range(c):
+        values[:, i, : n[i]] = mu[:, i, None] + 0.01 * rng.standard_normal((2, n[i]))
+    summary = var.summarize(values)
+    exact = getattr(var, draws)(summary, 10_000, np.random.default_rng(5))
+    monkeypatch.setattr(var, "EXACT_MAX_CONFIGS", 100)
+    sums = getattr(var, draws)(summary, 10_000, np.random.default_rng(6))
+    for a, b in zip(exact, sums, strict=True):  # config_var, seed_var
+        for d_exact, d_sums in ((a[0], b[0]), (a[1], b[1]), (a[0] - a[1], b[0] - b[1])):
+            q_exact = np.percentile(d_exact, [2.5, 50, 97.5])
+            q_sums = np.percentile(d_sums, [2.5, 50, 97.5])
+            width = q_exact[2] - q_exact[0]
+            assert q_sums == pytest.approx(q_exact, abs=0.04 * width)
