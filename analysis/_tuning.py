@@ -99,8 +99,7 @@ def _resampled_expected_best(
         rows = np.arange(block.shape[0])[:, None] * n
         for a in range(val.shape[0]):
             counts = np.bincount((rank[a][block] + rows).ravel(), minlength=block.size)
-            slots = np.repeat(np.tile(np.arange(n), block.shape[0]), counts)
-            slots = slots.reshape(block.shape)
+            slots = np.repeat(np.tile(np.arange(n), block.shape[0]), counts).reshape(block.shape)
             t = _tie_means(v_sorted[a][slots], t_sorted[a][slots])
             out[a, start : start + chunk] = t @ weights.T
     return out

@@ -26,10 +26,32 @@ def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     )  # fmt: skip
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
+def _study_processes(ray_dir: str) -> list[int]:
+    """Processes of this test's study: the driver's Ray (raylet, GCS, workers) inherits its
+    environment, and Ray's workers run in process groups of their own."""
+    mark = f"SSVI_RAY_TMPDIR={ray_dir}".encode()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if mark in (entry / "environ").read_bytes().split(b"\0"):
+                    pids.append(int(entry.name))
+    return pids
+
+
+def _kill_group(proc: subprocess.Popen, ray_dir: str) -> None:
+    """SIGKILL the study and every process of its Ray, and wait until they are gone: a trial
+    still running after its driver was killed could write its row after the test looked."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
+    deadline = time.time() + 30
+    while pids := _study_processes(ray_dir):
+        assert time.time() < deadline, f"processes of the killed study still run: {pids}"
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.2)
 
 
 def _table(folder: Path) -> pd.DataFrame:
@@ -65,7 +87,7 @@ def test_killed_driver_resumes_without_losing_or_repeating_trials(tmp_path) -> N
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=120) == 130, log.read_text()[-3000:]
     finally:
-        _kill_group(proc)
+        _kill_group(proc, env["SSVI_RAY_TMPDIR"])
     text = log.read_text()
     assert "robustness: interrupted" in text and "Traceback" not in text
     assert f"continue with: python studies/robustness.py {' '.join(args)} --resume" in text
@@ -77,7 +99,7 @@ def test_killed_driver_resumes_without_losing_or_repeating_trials(tmp_path) -> N
     try:
         _wait_for_rows(proc, folder, len(interrupted) + 2, log)
     finally:
-        _kill_group(proc)
+        _kill_group(proc, env["SSVI_RAY_TMPDIR"])
     done_before = _table(folder)  # killed: the row files hold what ended since the last table
     assert 4 <= len(done_before) < 18
 
@@ -87,7 +109,7 @@ def test_killed_driver_resumes_without_losing_or_repeating_trials(tmp_path) -> N
     try:
         assert proc.wait(timeout=400) == 0, log.read_text()[-3000:]
     finally:
-        _kill_group(proc)
+        _kill_group(proc, env["SSVI_RAY_TMPDIR"])
     final = pd.read_parquet(folder / "results.parquet")
     assert (tmp_path / "killed-part2").is_dir() and not (tmp_path / "killed-part3").exists()
     assert len(final) == 9 * 2
