@@ -144,10 +144,19 @@ def main() -> None:
     p.add_argument("--model", default="resnet18", help="resnet18 (the target's); cnn to smoke-test")
     p.add_argument("--parts", default=",".join(PARTS), help=f"any of {', '.join(PARTS)}")
     p.add_argument("--seconds", type=float, default=10.0, help="timed seconds per measurement")
+    p.add_argument(
+        "--trials", default="2,4", help="concurrent part: how many trials share the GPU (2,4)"
+    )
     args = p.parse_args()
     parts = args.parts.split(",")
     if unknown := sorted(set(parts) - set(PARTS)):
         p.error(f"--parts: unknown {', '.join(unknown)}; allowed: {', '.join(PARTS)}")
+    try:
+        trial_counts = [int(n) for n in args.trials.split(",")]
+    except ValueError:
+        trial_counts = []
+    if not trial_counts or min(trial_counts) < 1:
+        p.error(f"--trials: comma-separated counts of 1 or more, got {args.trials!r}")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit("benchmarks/gpu.py needs a CUDA device (or --device cpu)")
     n_train = 512 if args.quick else 16384
@@ -197,7 +206,7 @@ def main() -> None:
         mode = mode if f"compiled {mode}" in best else "off"
         print(f"\n{'trials sharing the GPU':<24}{'SSVI 0.1 in total':>18}  (batch 128, bf16+CL, "
               f"compile {mode})")  # fmt: skip
-        for n in (2, 4):
+        for n in trial_counts:
             total = concurrent(n, (n_train, args.model, args.device, 128, mode, seconds))
             print(f"{n:<24}{total:>18,.0f}")
             best[f"{n} trials, compile {mode}"] = total

@@ -49,8 +49,12 @@ def test_gpu_benchmark_script_runs_on_cpu() -> None:
 
 @pytest.mark.slow
 def test_gpu_benchmark_concurrent_trials_run_on_cpu() -> None:
-    last = run("gpu.py", "--quick", "--device", "cpu", "--model", "mlp", "--parts", "concurrent")
-    assert re.fullmatch(GPU_SUMMARY.format(how="[24] trials, compile off"), last), last
+    # two trials show that the processes start, meet at the barrier and report (4 only add time)
+    last = run(
+        "gpu.py", "--quick", "--device", "cpu", "--model", "mlp", "--parts", "concurrent",
+        "--trials", "2",
+    )  # fmt: skip
+    assert re.fullmatch(GPU_SUMMARY.format(how="2 trials, compile off"), last), last
 
 
 def test_analysis_speed_prints_its_timings() -> None:

@@ -41,7 +41,8 @@ def remove_worker_mid_study() -> None:
 
 
 threading.Thread(target=remove_worker_mid_study, daemon=True).start()
-argv = ["--design", "grid", "--seeds", "1", "--set", "model=cnn", "--set", "epochs=8",
+# 5 epochs of the CNN: a trial lasts several seconds, so the 2 s wait above lands mid-trial
+argv = ["--design", "grid", "--seeds", "1", "--set", "model=cnn", "--set", "epochs=5",
         "--set", "eval_samples=1", "--checkpoint-every", "1", "--storage", str(storage),
         "--name", "multi", "--ray-address", cluster.address]  # fmt: skip
 rc = main(argv)
