@@ -27,22 +27,35 @@ folder = str(storage / "multi")
 removed = threading.Event()
 
 
+def checkpointed_unfinished(ended: set[str]) -> int:
+    """Trials that have saved a checkpoint and not yet ended: Tune's trial folders hold the
+    trial key (params.json) and the checkpoints."""
+    count = 0
+    for params in Path(folder).glob("*/params.json"):
+        if any(params.parent.glob("checkpoint_*")):
+            count += json.loads(params.read_text())["trial"] not in ended
+    return count
+
+
 def remove_worker_mid_study() -> None:
     deadline = time.time() + 300
     while time.time() < deadline:
-        # once the worker has finished a trial, its actor is busy with the next one
         rows = read_table(folder)  # mid-study: the compacted table and the rows since
-        if rows is not None and rows["node"].str.endswith(on_worker).any():
-            time.sleep(2.0)  # that next trial is now half-way through
+        # each node runs one trial at a time: when two running trials have checkpoints, the
+        # worker's is one of them, and its retry must continue from its checkpoint
+        if (
+            rows is not None
+            and rows["node"].str.endswith(on_worker).any()
+            and checkpointed_unfinished(set(rows["trial_id"])) >= 2
+        ):
             cluster.remove_node(worker)
             removed.set()
             return
-        time.sleep(0.2)
+        time.sleep(0.1)
 
 
 threading.Thread(target=remove_worker_mid_study, daemon=True).start()
-# 5 epochs of the CNN: a trial lasts several seconds, so the 2 s wait above lands mid-trial
-argv = ["--design", "grid", "--seeds", "1", "--set", "model=cnn", "--set", "epochs=5",
+argv = ["--design", "grid", "--seeds", "1", "--set", "model=mlp", "--set", "epochs=5",
         "--set", "eval_samples=1", "--checkpoint-every", "1", "--storage", str(storage),
         "--name", "multi", "--ray-address", cluster.address]  # fmt: skip
 rc = main(argv)
