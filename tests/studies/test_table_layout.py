@@ -124,7 +124,8 @@ def test_the_analysis_reads_a_folder_of_row_files_alone(tmp_path: Path) -> None:
 
 
 def test_a_large_study_runs_as_experiments_of_bounded_size(tmp_path, monkeypatch) -> None:
-    from studies.robustness import experiment_trials, main, planned_experiments
+    from studies.planning import experiment_trials
+    from studies.robustness import main, planned_experiments
 
     keys = [f"t{i:05d}" for i in range(25)]
     p = {"trials": [{"trial_key": k} for k in keys], "experiment_trials": 10, "name": "s",

@@ -1,0 +1,178 @@
+"""A study's plan, before Ray starts: every option checked, every trial built, and the dry run's
+cost and power estimate (studies/robustness.py runs the plan)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+
+class StudyError(ValueError):
+    """A bad study option: reported before Ray starts."""
+
+
+def experiment_trials() -> int:
+    """Trials per Tune experiment: SSVI_EXPERIMENT_TRIALS, else studies.resume.EXPERIMENT_TRIALS
+    (part of the plan: a study resumes with the value it started with).
+
+    A larger study runs as several experiments one after the other, so that Tune's per-trial
+    costs (its snapshots, its driver loop) stay those of this many trials. Each switch leaves
+    slots idle for at most one trial's duration: about 1/(waves per experiment) of the time, which
+    matters when a cluster runs more than a tenth of this many trials at once (raise it there).
+    """
+    from studies.resume import EXPERIMENT_TRIALS
+
+    text = os.environ.get("SSVI_EXPERIMENT_TRIALS", "").strip()
+    if not text:
+        return EXPERIMENT_TRIALS
+    if not text.isdigit() or int(text) < 1:
+        raise StudyError(f"SSVI_EXPERIMENT_TRIALS={text!r}: give a whole number of trials >= 1")
+    return int(text)
+
+
+def plan(args: argparse.Namespace) -> dict[str, Any]:
+    """Validate every option and build every trial, before Ray starts."""
+    from ssvi.config import ConfigError, load_config, make_config, parse_overrides
+    from studies.designs import expand_designs
+    from studies.presets import DESIGNS, PRESETS
+    from studies.results import study_folder
+
+    if args.preset not in PRESETS:
+        raise StudyError(f"unknown preset {args.preset!r}; allowed: {', '.join(PRESETS)}")
+    preset = PRESETS[args.preset]
+    designs = [d.strip() for d in (args.design or ",".join(preset.designs)).split(",") if d.strip()]
+    bad = [d for d in designs if d not in DESIGNS]
+    if bad or not designs:
+        raise StudyError(
+            f"unknown design {', '.join(map(repr, bad)) or '(none)'}; allowed: {', '.join(DESIGNS)}"
+        )
+    for flag, value, ok in [
+        ("--max-concurrent", args.max_concurrent, args.max_concurrent >= 0),
+        ("--gpus-per-trial", args.gpus_per_trial, (args.gpus_per_trial or 0) >= 0),
+        ("--wait-for-resources", args.wait_for_resources, args.wait_for_resources >= 0),
+        ("--cpus-per-trial", args.cpus_per_trial, args.cpus_per_trial > 0),
+        ("--seeds", args.seeds, args.seeds is None or 1 <= args.seeds <= len(preset.seeds)),
+        ("--tune-trials", args.tune_trials, args.tune_trials is None or args.tune_trials >= 1),
+        ("--checkpoint-every", args.checkpoint_every, args.checkpoint_every >= 0),
+    ]:
+        if not ok:
+            raise StudyError(f"{flag}: value {value!r} is out of range")
+    name = args.name or f"{preset.name}-robustness"
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        raise StudyError(f"--name {name!r}: use letters, digits, '-', '_' and '.' only")
+    storage = args.storage if "://" in args.storage else str(Path(args.storage).resolve())
+    if "://" not in storage:
+        for folder in (Path(storage), Path(storage) / name):
+            if folder.exists() and not folder.is_dir():
+                raise StudyError(f"--storage {args.storage!r}: {folder} is a file, not a folder")
+    try:
+        base = dict(preset.base)
+        if args.base:
+            tuned = load_config(args.base).to_dict()
+            base.update(
+                {k: tuned[k] for k in tuned if k not in ("seed", "density", "device", "data_dir")}
+            )
+        base.update(parse_overrides(args.set))
+        if args.data_dir:
+            base["data_dir"] = args.data_dir
+        if "://" not in str(base.get("data_dir", "data")):  # trials run in other folders
+            base["data_dir"] = str(Path(base.get("data_dir", "data")).resolve())
+        base["device"] = "cuda" if (args.gpus_per_trial or 0) > 0 else "cpu"  # set again later
+        base = make_config(base).to_dict()
+        base = {k: v for k, v in base.items() if k not in ("seed", "density")}
+    except ConfigError as err:
+        raise StudyError(str(err)) from None
+    if args.seeds:
+        from dataclasses import replace
+
+        preset = replace(preset, seeds=preset.seeds[: args.seeds])
+    if "tune" in designs:
+        if base["val_fraction"] <= 0:
+            raise StudyError(
+                "the tune design selects on validation accuracy: val_fraction must be > 0"
+            )
+        if args.asha and len(preset.seeds) > 1:
+            raise StudyError(
+                "--asha stops single seeds of a configuration, so its seeds would be averaged over "
+                "different budgets: use it with --seeds 1"
+            )
+    trials = expand_designs(designs, preset, base, args.all_knobs)
+    for trial in trials:  # every trial's run config must be valid before anything starts
+        make_config(trial["run"])
+    folder = study_folder(storage, name)
+    db_dir = Path(folder if "://" not in folder else f"{name}-optuna").resolve()
+    return {
+        "preset": preset, "designs": designs, "name": name, "storage": storage, "base": base,
+        "folder": folder, "trials": trials,
+        "optuna_storage": args.optuna_storage or f"sqlite:///{db_dir / 'optuna.db'}",
+        "tune_trials": args.tune_trials or preset.tune_trials, "all_knobs": args.all_knobs,
+        "checkpoint_every": args.checkpoint_every or preset.checkpoint_every,
+        "experiment_trials": experiment_trials(),
+    }  # fmt: skip
+
+
+# ---- the dry run ----------------------------------------
+def dry_run(p: dict[str, Any], args: argparse.Namespace) -> str:
+    """The designs, the number of trials and an estimate of training FLOPs and GPU-hours."""
+    from studies.estimate import estimate_trial
+
+    preset, trials = p["preset"], list(p["trials"])
+    if "tune" in p["designs"]:
+        trials += [{"design": "tune", "method": m, "run": {**p["base"], "density": d, "seed": 0}}
+                   for m, d in (("ssvi", preset.densities[0]), ("dense_vi", 1.0))
+                   for _ in range(p["tune_trials"] * len(preset.seeds))]  # fmt: skip
+    lines = [
+        f"study {p['name']} (preset {preset.name}) -> {p['folder']}",
+        f"designs: {', '.join(p['designs'])}",
+    ]
+    total_flops, total_images = 0.0, 0.0
+    counts: dict[tuple[str, str], int] = {}
+    for trial in trials:
+        counts[(trial["design"], trial["method"])] = (
+            counts.get((trial["design"], trial["method"]), 0) + 1
+        )
+        flops, images = estimate_trial(trial["run"])
+        total_flops += flops
+        total_images += images
+    for (design, method), n in sorted(counts.items()):
+        lines.append(f"  {design:<11} {method:<9} {n:>5} trials")
+    gpu_hours = total_images / preset.gpu_images_per_s / 3600
+    lines.append(f"trials: {len(trials)} ({len(preset.seeds)} seeds each configuration)")
+    lines.append(f"training FLOPs (SSVI density-scaled): {total_flops:.3e}")
+    lines.append(
+        f"estimated GPU-hours at {preset.gpu_images_per_s:,.0f} images/s per GPU: {gpu_hours:.2f}"
+    )
+    if preset.cpu_images_per_s:
+        cores = os.cpu_count() or 1
+        seconds = total_images / preset.cpu_images_per_s + len(trials) * preset.trial_overhead_s
+        lines.append(
+            f"estimated wall time on this machine's {cores} CPU cores (one trial per core, "
+            f"{preset.cpu_images_per_s:,.0f} images/s each): {_minutes(seconds / cores)}"
+        )
+    return "\n".join(lines + planned_power(p))
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
+def planned_power(p: dict[str, Any]) -> list[str]:
+    """What the headline verdict of the planned designs can detect (studies/power.py)."""
+    from studies.power import power_lines
+    from studies.presets import SHARED
+
+    preset = p["preset"]
+    dense = {t["config_id"] for t in p["trials"] if t["method"] == "dense_vi"}
+    ssvi = {t["config_id"] for t in p["trials"] if t["method"] == "ssvi"}
+    paired = dense & ssvi
+    if not paired:
+        return ["power: no configuration runs both methods: no SSVI vs dense VI verdict"]
+    swept = {t["oat_param"] for t in p["trials"] if t["design"] == "oat"} & set(SHARED)
+    grid = set(preset.grid) if "grid" in p["designs"] else set()
+    tests = 4 * (1 + len(swept | grid))  # 4 metrics x (overall + each shared sweep or axis)
+    return power_lines(
+        len(paired), len(preset.seeds), preset.assumed_seed_sd, preset.assumed_config_sd, tests
+    )
