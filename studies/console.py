@@ -38,7 +38,9 @@ class Progress(tune.Callback):
         self.setup()
 
     # -- Tune's hooks ---------------------------------------------------------------------
-    def setup(self, **info: Any) -> None:
+    def setup(
+        self, stop: Any = None, num_samples: Any = None, total_num_samples: Any = None, **info: Any
+    ) -> None:
         # called when the experiment starts, also when Tuner.restore brings this callback back
         # from the pickle of an interrupted study: times and counts are this invocation's
         self.start = time.monotonic()
@@ -177,7 +179,9 @@ class StopOnCtrlC(tune.Callback):
     """Ends the running experiment when Ctrl-C was pressed, as Tune's own SIGINT handler would:
     Tune's loop stops, trials that ended are kept, the experiment state is saved."""
 
-    def setup(self, **info: Any) -> None:
+    def setup(
+        self, stop: Any = None, num_samples: Any = None, total_num_samples: Any = None, **info: Any
+    ) -> None:
         self.sent = False
 
     def on_step_begin(self, iteration: int, trials: list, **info: Any) -> None:

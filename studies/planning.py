@@ -65,9 +65,9 @@ def plan(args: argparse.Namespace) -> dict[str, Any]:
         raise StudyError(f"--name {name!r}: use letters, digits, '-', '_' and '.' only")
     storage = args.storage if "://" in args.storage else str(Path(args.storage).resolve())
     if "://" not in storage:
-        for folder in (Path(storage), Path(storage) / name):
-            if folder.exists() and not folder.is_dir():
-                raise StudyError(f"--storage {args.storage!r}: {folder} is a file, not a folder")
+        for path in (Path(storage), Path(storage) / name):
+            if path.exists() and not path.is_dir():
+                raise StudyError(f"--storage {args.storage!r}: {path} is a file, not a folder")
     try:
         base = dict(preset.base)
         if args.base:

@@ -20,7 +20,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pandas as pd
 import pyarrow.fs as pafs
@@ -117,7 +117,11 @@ def write_files(folder: str, outputs: dict[str, bytes]) -> None:
         return
     local = Path(folder.removeprefix("file://"))
     for name, data in outputs.items():
-        atomic_write(local / name, lambda f, data=data: f.write(data))
+
+        def write(f: IO[bytes], data: bytes = data) -> None:
+            f.write(data)
+
+        atomic_write(local / name, write)
 
 
 def write_table(df: pd.DataFrame, folder: str) -> None:

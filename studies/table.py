@@ -99,7 +99,9 @@ class TableWriter(tune.Callback):
         )
         self.pending = 0
 
-    def setup(self, **info: Any) -> None:
+    def setup(
+        self, stop: Any = None, num_samples: Any = None, total_num_samples: Any = None, **info: Any
+    ) -> None:
         # Tuner.restore() brings back the callbacks pickled when the study began, so the rows
         # must be re-read when the (restored) experiment starts, not only in __init__.
         self._load()
@@ -153,7 +155,8 @@ class TableWriter(tune.Callback):
         not rows: ``--resume`` runs them. Returns the number of trials that ended.
         """
         ended = 0
-        for r in results:
+        for i in range(len(results)):  # a ResultGrid is indexed (its type declares no __iter__)
+            r = results[i]
             tune_id = (r.metrics or {}).get("trial_id") or r.path.rstrip("/").split("/")[-1]
             finished = bool((r.metrics or {}).get("final")) or tune_id in self.completed
             if r.config is None or not (finished or r.error is not None):
