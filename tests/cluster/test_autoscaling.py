@@ -13,23 +13,22 @@ Takes about 15-25 s on 2 cores.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+from tests.processes import end, pids_where
 
 pytest.importorskip("ray")
 
@@ -127,41 +126,15 @@ def fake_config(port: int) -> dict[str, Any]:
     }
 
 
-def _processes_of(session_id: int, marker: str) -> list[int]:
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        pid = int(entry)
-        try:
-            if os.getsid(pid) == session_id:
-                pids.append(pid)
-                continue
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if marker.encode() in f.read():
-                    pids.append(pid)
-        except (OSError, ProcessLookupError):
-            pass
-    return [p for p in pids if p != os.getpid()]
-
-
 def _kill(session_id: int, marker: str) -> None:
-    for sig, wait_s in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 5.0)):
-        pids = _processes_of(session_id, marker)
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-        deadline = time.time() + wait_s
-        while pids and time.time() < deadline:
-            pids = [p for p in pids if Path(f"/proc/{p}").exists() and not _zombie(p)]
-            time.sleep(0.1)
+    """End the processes of the Ray session started in ``session_id`` or naming ``marker``."""
 
+    def ours(pid: int) -> bool:
+        if os.getsid(pid) == session_id:
+            return True
+        return marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
 
-def _zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")
-    except OSError:
-        return True
+    end(lambda: pids_where(ours))
 
 
 @pytest.fixture

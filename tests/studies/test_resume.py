@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from studies.results import read_table
+from tests.processes import end, pids_where
 from tests.studies.conftest import study_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,32 +27,25 @@ def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     )  # fmt: skip
 
 
-def _study_processes(ray_dir: str) -> list[int]:
-    """Processes of this test's study: the driver's Ray (raylet, GCS, workers) inherits its
-    environment, and Ray's workers run in process groups of their own."""
-    mark = f"SSVI_RAY_TMPDIR={ray_dir}".encode()
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                if mark in (entry / "environ").read_bytes().split(b"\0"):
-                    pids.append(int(entry.name))
-    return pids
-
-
 def _kill_group(proc: subprocess.Popen, ray_dir: str) -> None:
     """SIGKILL the study and every process of its Ray, and wait until they are gone: a trial
-    still running after its driver was killed could write its row after the test looked."""
+    still running after its driver was killed could write its row after the test looked. The
+    driver's Ray (raylet, GCS, workers) inherits its environment, and Ray's workers run in
+    process groups of their own."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
-    deadline = time.time() + 30
-    while pids := _study_processes(ray_dir):
-        assert time.time() < deadline, f"processes of the killed study still run: {pids}"
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        time.sleep(0.2)
+    mark = f"SSVI_RAY_TMPDIR={ray_dir}".encode()
+
+    def has_mark(pid: int) -> bool:
+        return mark in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+
+    def ours() -> list[int]:
+        return pids_where(has_mark)
+
+    # twice: a process started while the first ones were killed is found by the second pass
+    left = end(ours, ((signal.SIGKILL, 15.0), (signal.SIGKILL, 15.0)))
+    assert not left and not ours(), f"processes of the killed study still run: {left or ours()}"
 
 
 def _table(folder: Path) -> pd.DataFrame:
