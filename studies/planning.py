@@ -99,6 +99,7 @@ def plan(args: argparse.Namespace) -> dict[str, Any]:
                 "--asha stops single seeds of a configuration, so its seeds would be averaged over "
                 "different budgets: use it with --seeds 1"
             )
+    edge = edge_settings(args, preset, base) if "edge" in designs else None
     trials = expand_designs(designs, preset, base, args.all_knobs)
     for trial in trials:  # every trial's run config must be valid before anything starts
         make_config(trial["run"])
@@ -110,8 +111,40 @@ def plan(args: argparse.Namespace) -> dict[str, Any]:
         "optuna_storage": args.optuna_storage or f"sqlite:///{db_dir / 'optuna.db'}",
         "tune_trials": args.tune_trials or preset.tune_trials, "all_knobs": args.all_knobs,
         "checkpoint_every": args.checkpoint_every or preset.checkpoint_every,
-        "experiment_trials": experiment_trials(),
+        "experiment_trials": experiment_trials(), "edge": edge,
     }  # fmt: skip
+
+
+def edge_settings(args: argparse.Namespace, preset: Any, base: dict[str, Any]) -> Any:
+    """The edge design's search (studies/edge.py), its flags checked."""
+    from studies.edge import EdgeSettings
+    from studies.presets import EDGE_EXTRA, EDGE_KNOBS
+
+    step = args.edge_step or preset.edge_step
+    for flag, value, ok, allowed in [
+        ("--edge-delta", args.edge_delta, 0 < args.edge_delta < 100, "0 < points < 100"),
+        ("--edge-resolution", args.edge_resolution, args.edge_resolution > 1, "a factor > 1"),
+        ("--edge-step", step, step > args.edge_resolution, "a factor > --edge-resolution"),
+    ]:
+        if not ok:
+            raise StudyError(f"{flag}: value {value!r} is not allowed; allowed: {allowed}")
+    knobs = EDGE_KNOBS + (EDGE_EXTRA if args.all_knobs else ())
+    missing = [k for k in knobs if k not in preset.edge_bounds]
+    if missing:
+        raise StudyError(
+            f"the edge design: preset {preset.name!r} states no bounds for {', '.join(missing)}"
+        )
+    for knob in knobs:
+        lo, hi = preset.edge_bounds[knob]
+        if not lo <= base[knob] <= hi:
+            raise StudyError(
+                f"the edge design: the base {knob} {base[knob]!r} is outside the preset's "
+                f"bounds [{lo:g}, {hi:g}] for it"
+            )
+    return EdgeSettings(
+        knobs=knobs, bounds={k: preset.edge_bounds[k] for k in knobs}, step=float(step),
+        delta=args.edge_delta / 100.0, resolution=float(args.edge_resolution),
+    )  # fmt: skip
 
 
 # ---- the dry run ----------------------------------------
@@ -139,20 +172,56 @@ def dry_run(p: dict[str, Any], args: argparse.Namespace) -> str:
         total_images += images
     for (design, method), n in sorted(counts.items()):
         lines.append(f"  {design:<11} {method:<9} {n:>5} trials")
-    gpu_hours = total_images / preset.gpu_images_per_s / 3600
-    lines.append(f"trials: {len(trials)} ({len(preset.seeds)} seeds each configuration)")
+    edge_images, edge_trials = 0.0, list[dict[str, Any]]()
+    if p.get("edge") is not None:
+        edge_lines, edge_trials = _edge_dry_run(p)
+        lines += edge_lines
+        for trial in edge_trials:
+            flops, images = estimate_trial(trial["run"])
+            total_flops, edge_images = total_flops + flops, edge_images + images
+    gpu_hours = (total_images + edge_images) / preset.gpu_images_per_s / 3600
+    most = " at most" if edge_trials else ""
+    lines.append(
+        f"trials:{most} {len(trials) + len(edge_trials)} ({len(preset.seeds)} seeds each "
+        "configuration)"
+    )
     lines.append(f"training FLOPs (SSVI density-scaled): {total_flops:.3e}")
     lines.append(
         f"estimated GPU-hours at {preset.gpu_images_per_s:,.0f} images/s per GPU: {gpu_hours:.2f}"
     )
     if preset.cpu_images_per_s:
         cores = os.cpu_count() or 1
-        seconds = total_images / preset.cpu_images_per_s + len(trials) * preset.trial_overhead_s
+
+        def wall(images: float, n: int) -> str:
+            seconds = images / preset.cpu_images_per_s + n * preset.trial_overhead_s
+            return _minutes(seconds / cores)
+
+        edge_wall = f", plus at most {wall(edge_images, len(edge_trials))} for the edge rounds"
         lines.append(
             f"estimated wall time on this machine's {cores} CPU cores (one trial per core, "
-            f"{preset.cpu_images_per_s:,.0f} images/s each): {_minutes(seconds / cores)}"
+            f"{preset.cpu_images_per_s:,.0f} images/s each): {wall(total_images, len(trials))}"
+            + (edge_wall if edge_trials else "")
         )
     return "\n".join(lines + planned_power(p))
+
+
+def _edge_dry_run(p: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
+    """The edge design's settings and the most trials it can take (its rounds are chosen as
+    results arrive), with stand-ins for those trials in the cost estimate."""
+    from studies.edge import max_trials
+
+    edge, preset, base = p["edge"], p["preset"], p["base"]
+    most = max_trials(preset, base, edge)
+    bounds = ", ".join(f"{k} {base[k]:g} in [{edge.bounds[k][0]:g}, {edge.bounds[k][1]:g}]"
+                       for k in edge.knobs)  # fmt: skip
+    lines = [
+        f"  edge        both      <={most:>4} trials (rounds chosen as results arrive)",
+        f"  edge search: {bounds}; step {edge.step:g}x, edges bracketed within "
+        f"{edge.resolution:g}x, lines: collapse (half-way to chance) and tolerance "
+        f"({edge.delta * 100:g} points below base)",
+    ]
+    stand_in = {**base, "density": preset.densities[0], "seed": 0}
+    return lines, [{"run": stand_in}] * most
 
 
 def _minutes(seconds: float) -> str:

@@ -22,6 +22,8 @@ def plan_digest(p: dict[str, Any]) -> str:
     what = {"designs": p["designs"], "trials": trials, "tune_trials": p["tune_trials"]}
     if p.get("all_knobs"):  # the tune design's space (absent: digests of older studies hold)
         what["all_knobs"] = True
+    if p.get("edge") is not None:  # the edge search's settings (absent: older digests hold)
+        what["edge"] = p["edge"].to_dict()
     if p.get("experiment_trials", EXPERIMENT_TRIALS) != EXPERIMENT_TRIALS:  # the default: as before
         what["experiment_trials"] = p["experiment_trials"]
     return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
@@ -38,9 +40,12 @@ def same_plan(p: dict[str, Any]) -> bool:
 
 
 def study_exists(p: dict[str, Any]) -> bool:
-    """Whether Tune has an experiment of this study (its grid/oat/random one or a tune one)."""
+    """Whether Tune has an experiment of this study (its grid/oat/random one, its first edge
+    round or a tune one)."""
     from ray import tune
 
-    return tune.Tuner.can_restore(f"{p['storage']}/{p['name']}") or any(
-        tune.Tuner.can_restore(f"{p['storage']}/{p['name']}-tune-{m}") for m in ("ssvi", "dense_vi")
-    )
+    names = [p["name"], f"{p['name']}-edge1", *(f"{p['name']}-tune-{m}" for m in METHODS)]
+    return any(tune.Tuner.can_restore(f"{p['storage']}/{name}") for name in names)
+
+
+METHODS = ("ssvi", "dense_vi")

@@ -31,6 +31,9 @@ PROGRESS_EVERY = 15.0  # seconds between progress lines when the console is not 
 SNAPSHOT_EVERY_S = 60  # Tune's experiment snapshot period (TUNE_GLOBAL_CHECKPOINT_S overrides)
 
 
+QUIET_LINES = ("Failed to fetch metrics", "Resume experiment with", "Wrote the latest version")
+
+
 class Interrupted(Exception):
     """The study stopped before every trial of an experiment ended (Ctrl-C)."""
 
@@ -106,6 +109,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="oat also sweeps density, alpha, prior_std, lr; random also samples prior_std, lr",
     )
     p.add_argument("--tune-trials", type=int, help="Optuna configurations per method (tune design)")
+    p.add_argument(
+        "--edge-delta", type=float, default=2.0, metavar="POINTS",
+        help="edge design: the tolerance line, this many accuracy points below the base value",
+    )  # fmt: skip
+    p.add_argument(
+        "--edge-resolution", type=float, default=2.0, metavar="FACTOR",
+        help="edge design: bisect until each edge is bracketed within this factor (default 2)",
+    )  # fmt: skip
+    p.add_argument(
+        "--edge-step", type=float, default=0.0, metavar="FACTOR",
+        help="edge design: the step outward from the base value (0: the preset's, 10)",
+    )  # fmt: skip
     p.add_argument("--asha", action="store_true", help="tune design: stop poor trials early (ASHA)")
     p.add_argument(
         "--export-dir", default="studies/tuned", help="where tune writes the best configs"
@@ -211,7 +226,7 @@ def run(p: dict[str, Any], args: argparse.Namespace, trainer_class: Any = None) 
         from studies.tuning import tune_experiments
 
         experiments += tune_experiments(p, common, args.asha, TUNE_SEED, ASHA_GRACE_FRACTION)
-    quiet_tune_warnings()
+    quiet_tune_warnings(args.verbose)
     # Tune rewrites its experiment snapshot (every trial of the experiment) every 10 s by default,
     # changed or not: 1.8 MB/s to the storage for 1,000 trials. The row files are the record and
     # a restored trial resumes from its own checkpoint, so an older snapshot costs little.
@@ -223,6 +238,8 @@ def run(p: dict[str, Any], args: argparse.Namespace, trainer_class: Any = None) 
             if stop_requested():  # Ctrl-C as the previous experiment ended
                 raise KeyboardInterrupt
             run_experiment(p, args, trainable, exp_name, space, search_alg, scheduler)
+        if p.get("edge") is not None:
+            run_edge_rounds(p, args, trainable, common)
     except (Interrupted, KeyboardInterrupt) as stop:
         where = f" ({stop})" if isinstance(stop, Interrupted) else ""
         words = argv_of(args) or sys.argv[1:]
@@ -269,6 +286,37 @@ def planned_experiments(p: dict[str, Any], resume: bool) -> list[tuple[str, list
     ]
 
 
+def run_edge_rounds(
+    p: dict[str, Any], args: argparse.Namespace, trainable: Any, common: dict[str, Any]
+) -> None:
+    """The edge design's rounds (studies/edge.py), one Tune experiment each, after the static
+    designs: a round's values follow from the rows of the rounds before it, so a resumed study
+    replays the rounds from its table, skips those that ended and restores the one that did not."""
+    from ray import tune
+
+    from ssvi.data import DATASET_INFO
+    from studies.console import stop_requested
+    from studies.edge import MAX_ROUNDS, Replay, round_trials
+    from studies.results import FINISHED, read_table
+
+    chance = 1.0 / DATASET_INFO[p["base"]["dataset"]].num_classes
+    replay = Replay()
+    for r in range(1, MAX_ROUNDS + 1):
+        table = read_table(p["folder"])
+        rows = [] if table is None else table.to_dict("records")
+        trials = round_trials(rows, replay, p["preset"], p["base"], p["edge"], chance)
+        if not trials:
+            return
+        done = {row["trial_id"] for row in rows if row["status"] in FINISHED}
+        if all(t["trial_key"] in done for t in trials):
+            continue
+        if stop_requested():
+            raise KeyboardInterrupt
+        # the trials themselves in Tune's config (a round holds tens of them, not thousands)
+        space = {**common, "trial": tune.grid_search(trials)}
+        run_experiment(p, args, trainable, f"{p['name']}-edge{r}", space, None, None, trials)
+
+
 def run_experiment(
     p: dict[str, Any],
     args: argparse.Namespace,
@@ -277,14 +325,17 @@ def run_experiment(
     space: dict[str, Any],
     search: Any,
     scheduler: Any,
+    planned: list[dict[str, Any]] | None = None,
 ) -> int:
+    """Run (or restore) one Tune experiment of the study; ``planned``: its trials, when they are
+    not the plan's (the edge design's rounds)."""
     from ray import tune
 
     from studies.console import Progress, StopOnCtrlC
     from studies.table import TableWriter, trial_dirname
 
     path = f"{p['storage']}/{exp_name}"
-    trials = {t["trial_key"]: t for t in p["trials"]}
+    trials = {t["trial_key"]: t for t in (p["trials"] if planned is None else planned)}
     writer = TableWriter(p["folder"], p["name"], trials)
     search_alg, num_samples = search if search else (None, 1)
     total = num_samples if search else len(space["trial"]["grid_search"])
@@ -345,15 +396,23 @@ def summary(folder: str, seconds: float) -> str:
     )
 
 
-def quiet_tune_warnings() -> None:
+def quiet_tune_warnings(verbose: bool = False) -> None:
     """Tune's restore hint and its per-trial 'Failed to fetch metrics' lines (trials that never
-    started have no result files) are replaced by one line of ours."""
+    started have no result files) are replaced by one line of ours; its experiment box and its
+    'Wrote the latest version' line at every experiment's end (the edge design runs several)
+    say nothing our progress line does not. --verbose keeps them all."""
     import logging
+
+    if verbose:
+        return
+    # Tune's new console output prints its experiment box even at verbose=0; the legacy one
+    # prints nothing at verbose=0 (our Progress callback is the console)
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 
     class Drop(logging.Filter):
         def filter(self, record: logging.LogRecord) -> bool:
             text = record.getMessage()
-            return not ("Failed to fetch metrics" in text or "Resume experiment with" in text)
+            return not any(line in text for line in QUIET_LINES)
 
     for name in ("ray.tune.analysis.experiment_analysis", "ray.tune.tune"):
         logging.getLogger(name).addFilter(Drop())
@@ -383,7 +442,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.resume and not args.dry_run and not same_plan(p):
             raise StudyError(
                 f"--resume: the options differ from those that started {p['folder']} (preset, "
-                "design, --seeds, --set, --base, --all-knobs, --tune-trials must be the same), or "
+                "design, --seeds, --set, --base, --all-knobs, --tune-trials, --edge-* must be the "
+                "same), or "
                 "a version of ssvi that plans other trials started it"
             )
     except StudyError as err:

@@ -136,7 +136,7 @@ def test_plan_digest_survives_a_new_default_field_and_another_data_folder() -> N
         ),
         (
             ["--design", "grid,sweep"],
-            "unknown design 'sweep'; allowed: grid, oat, random, random_ssvi, tune",
+            "unknown design 'sweep'; allowed: grid, oat, random, random_ssvi, edge, tune",
         ),
         (["--set", "kl_wieght=1"], "unknown config field(s) 'kl_wieght'"),
         (["--set", "lr=fast"], "config field 'lr': value 'fast' is not allowed; expected float"),
@@ -231,3 +231,4 @@ def test_dry_run_estimates_the_embedded_presets_wall_time(
     assert 1 <= int(found.group(1)) <= limit_min
     p = plan(parse_args(["--preset", preset, "--storage", str(tmp_path)]))
     assert {t["design"] for t in p["trials"]} == {"grid", "oat", "random", "random_ssvi"}
+    assert p["edge"] is not None and "for the edge rounds" in out  # chosen as results arrive
