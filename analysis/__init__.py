@@ -13,6 +13,8 @@ from analysis._curves import plot_marginal_effects, plot_oat_curves, plot_tuning
 from analysis._importance import NotEnoughTrialsError, importance
 from analysis._load import ResultsTableError, load_results, prepare_results, score_at_chance
 from analysis._plots import plot_accuracy_vs_flops, plot_ecdf, plot_heatmaps, plot_importance
+from analysis._range_report import plot_working_ranges
+from analysis._ranges import working_ranges
 from analysis._report import write_report
 from analysis._schema import METRICS, Metric
 from analysis._stats import (
@@ -43,6 +45,7 @@ __all__ = [
     "plot_marginal_effects",
     "plot_oat_curves",
     "plot_tuning_curves",
+    "plot_working_ranges",
     "prepare_results",
     "save_figure",
     "score_at_chance",
@@ -52,5 +55,6 @@ __all__ = [
     "tunability",
     "tuning_curves",
     "verdicts",
+    "working_ranges",
     "write_report",
 ]

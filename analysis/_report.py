@@ -13,6 +13,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis import _importance, _tuning, _variance
+from analysis import _range_report as range_report
 from analysis import _report_text as text
 from analysis._background import SHARED, Background, Task, draw_figure
 from analysis._curves import plot_marginal_effects, plot_oat_curves, plot_tuning_curves
@@ -28,6 +29,7 @@ from analysis._document import Document
 from analysis._importance import EVALUATORS, NotEnoughTrialsError, importance
 from analysis._load import prepare_results
 from analysis._plots import plot_accuracy_vs_flops, plot_ecdf, plot_heatmaps, plot_importance
+from analysis._ranges import RANGE_METRICS, range_knobs, working_ranges
 from analysis._schema import ARM, DEFAULT_METRICS, Metric, arm_label, resolve_metric, sort_arms
 from analysis._stats import (
     divergence_table,
@@ -131,6 +133,12 @@ def write_report(
                 for m in present
             },
         )
+        on_ranges = tuple(k for k in keys if k in RANGE_METRICS) if range_knobs(data) else ()
+        range_task = (  # where each method breaks, along each knob with one-at-a-time rows
+            background.submit(working_ranges, SHARED, metrics=on_ranges, seed=seed)
+            if on_ranges
+            else None
+        )
         for m in present:
             first = m == present[0]
             _metric_section(sections, got, data, m, seed, figures, fmt, first)
@@ -143,8 +151,16 @@ def write_report(
         got.add("verdicts_diverged_at_chance", chance)
         if (v["n_configs"] > _variance.EXACT_MAX_CONFIGS).any():
             got.notes.append(text.large_bootstrap_sentence())
-        _lead(doc, data, v, df)
+        ranges = background.result(range_task) if range_task else pd.DataFrame()
+        _lead(doc, data, v, df, range_report.answer(v, ranges) if len(ranges) else [])
         _verdict_section(doc, got, data, v, chance, excluded, df, later, figures, fmt)
+        if len(ranges):
+            got.add("ranges", ranges)
+            png = figures / "ranges"
+            drawn = (ranges["metric"] == "accuracy").any()
+            plot = range_report.plot_working_ranges
+            figure = fmt.draw(png, plot, SHARED, ranges=ranges) if drawn else None
+            range_report.section(doc, v, ranges, figure)
     except BaseException:
         background.abort()  # no need to finish the queued work
         raise
@@ -233,9 +249,12 @@ def _importance_of(
         return None, str(error)
 
 
-def _lead(doc: Document, data: pd.DataFrame, v: pd.DataFrame, raw: pd.DataFrame) -> None:
-    """The answer first: one sentence per metric, then what the study ran."""
-    sentences = text.answer(v)
+def _lead(
+    doc: Document, data: pd.DataFrame, v: pd.DataFrame, raw: pd.DataFrame, edges: list[str]
+) -> None:
+    """The answer first: one sentence per metric and per knob's edges, then what the study
+    ran."""
+    sentences = text.answer(v) + edges
     if sentences:
         doc.paragraph(
             "**Is SSVI less sensitive to its hyperparameters than dense VI?** "

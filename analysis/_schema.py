@@ -26,8 +26,10 @@ INTEGER = frozenset({"update_interval"})
 SSVI_ONLY_COLUMN = "ssvi_only"
 LEGACY_SSVI_ONLY = frozenset({"removal", "addition", "update_interval", "alpha", "density"})
 
-DESIGNS = ("grid", "oat", "random", "random_ssvi", "tune")
-PAIRED_DESIGNS = ("grid", "oat", "random")  # both methods run the same configurations and seeds
+DESIGNS = ("grid", "oat", "random", "random_ssvi", "edge", "tune")
+# both methods run the same configurations and seeds; the edge design does too, but its values
+# are chosen adaptively to find where a method fails: it feeds the working ranges only
+PAIRED_DESIGNS = ("grid", "oat", "random")
 METHODS = ("ssvi", "dense_vi")
 STATUSES = ("completed", "diverged", "stopped_early", "error")
 DENSE = "dense_vi"

@@ -15,6 +15,9 @@ correction:
 - ``ssvi_only``: SSVI's sensitivity to the knobs dense VI does not have (``scope ==
   "ssvi_only:<knob>"`` for a one-at-a-time sweep, ``"ssvi_only"`` for the SSVI-only random
   sample): SSVI's configuration SD against the 0 that dense VI has by construction.
+- ``range``: the width of the working range along each shared knob with one-at-a-time rows
+  (designs ``oat`` and ``edge``), per failure line (column ``line``), SSVI minus dense VI in
+  decades; ``less`` = SSVI's range is wider (``analysis._range_verdicts``).
 
 How a verdict is reached:
 
@@ -51,6 +54,7 @@ from analysis import _variance as var
 from analysis._design import effect_rows, grid_axes, oat_params, shared_rows, ssvi_only_rows
 from analysis._load import prepare_results, score_at_chance
 from analysis._pairs import Paired, pair_all
+from analysis._range_verdicts import DESCRIPTION, FAMILY, range_sentence, range_verdicts
 from analysis._schema import (
     ARM,
     DEFAULT_METRICS,
@@ -69,6 +73,7 @@ FAMILIES = {
     "sensitivity": "configuration effect of the shared hyperparameters, SSVI vs dense VI",
     "noise": "seed noise and divergence, SSVI vs dense VI",
     "ssvi_only": "SSVI's sensitivity to its own knobs",
+    FAMILY: DESCRIPTION,
 }
 MIN_CONFIGS = 5  # fewest paired configurations for an overall (or SSVI-only random) verdict
 MIN_LEVELS = 2
@@ -78,6 +83,7 @@ COLUMNS = [
     "arm",
     "metric",
     "scope",
+    "line",
     "statistic",
     "source",
     "ssvi",
@@ -164,8 +170,9 @@ def verdicts(
             minimum = MIN_CONFIGS if sample else MIN_LEVELS
             test = _config_sd_test(summary, paired, n_boot, rng, minimum, resample=sample)
             rows.append(_row("ssvi_only", arm, m.key, scope, test, source=source))
-    out = pd.DataFrame(rows, columns=COLUMNS)
-    return _holm(out, alpha)
+    out = _holm(pd.DataFrame(rows, columns=COLUMNS).assign(line=""), alpha)
+    ranges = range_verdicts(data, tuple(m.key for m in keys), seed=seed, n_boot=n_boot, alpha=alpha)
+    return pd.concat([out, ranges[COLUMNS]], ignore_index=True) if len(ranges) else out
 
 
 def _sensitivity_rows(
@@ -445,6 +452,8 @@ def _holm(out: pd.DataFrame, alpha: float) -> pd.DataFrame:
 # ---- words -------------------------------------------------------------------------------
 def sentence(row: Mapping[str, Any] | pd.Series) -> str:
     """One verdict in plain language, with its numbers and what it means."""
+    if row["family"] == FAMILY:
+        return range_sentence(row)
     statistic, scope, verdict = str(row["statistic"]), str(row["scope"]), str(row["verdict"])
     label = arm_label(str(row["arm"]))
     if statistic == "divergence_rate":

@@ -28,6 +28,7 @@ def test_report_files(report_dir: Path) -> None:
     assert tables == {
         "verdicts.csv",
         "verdicts_diverged_at_chance.csv",
+        "ranges.csv",
         "divergence.csv",
         "tuning_curves.csv",
         "near_best.csv",
@@ -39,11 +40,20 @@ def test_report_files(report_dir: Path) -> None:
     }
     pngs = sorted((report_dir / "figures").glob("*.png"))
     kinds = {p.stem.split("_")[0] for p in pngs}
-    assert kinds >= {"heatmap", "oat", "ecdf", "marginal", "importance", "accuracy", "tuning"}
+    assert kinds >= {
+        "heatmap",
+        "oat",
+        "ecdf",
+        "marginal",
+        "importance",
+        "accuracy",
+        "tuning",
+        "ranges",
+    }
     assert all(p.with_suffix(".svg").is_file() for p in pngs)
     v = pd.read_csv(report_dir / "tables" / "verdicts.csv")
     assert set(v["metric"]) == {"accuracy", "nll", "ece", "ood_auroc", "divergence"}
-    assert set(v["family"]) == {"sensitivity", "noise", "ssvi_only"}
+    assert set(v["family"]) == {"sensitivity", "noise", "ssvi_only", "range"}
 
 
 def test_report_opens_with_the_answer(report_dir: Path) -> None:
@@ -52,7 +62,10 @@ def test_report_opens_with_the_answer(report_dir: Path) -> None:
     assert first.startswith("**Is SSVI less sensitive to its hyperparameters than dense VI?**")
     for label in ("Test accuracy:", "Test NLL:", "Test ECE:", "OOD AUROC:"):
         assert f"**{label}" in first
-    assert first.count("95% CI") == 4
+    spread, *edges = first.split("where each method breaks")
+    assert spread.count("95% CI") == 4
+    assert len(edges) == 2  # one sentence per knob with one-at-a-time rows
+    assert "## Working ranges: where each method breaks" in md
     sections = [line for line in md.splitlines() if line.startswith("## ")]
     assert sections[0] == "## Verdict"
     verdict = md.split("## Verdict", 1)[1].split("\n## ", 1)[0]
