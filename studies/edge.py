@@ -27,7 +27,7 @@ range it maps is the analysis's (analysis.working_ranges, on test accuracy); it 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -306,3 +306,30 @@ def max_trials(preset: Any, base: dict[str, Any], settings: EdgeSettings) -> int
     """The most trials the edge design can take (what --dry-run states)."""
     values = 1 + sum(max_values(base[k], settings.bounds[k], settings) - 1 for k in settings.knobs)
     return values * 2 * len(preset.seeds)
+
+
+def run_rounds(p: dict[str, Any], run_round: Callable[[str, list[dict[str, Any]]], None]) -> None:
+    """Run the rounds of the study ``p`` (studies.planning) after its static designs.
+
+    ``run_round(experiment_name, trials)`` runs (or restores) one round as a Tune experiment.
+    A round's values follow from the rows before it, so a resumed study replays the rounds from
+    its table, skips those whose trials all finished and restores the one that did not.
+    """
+    from ssvi.data import DATASET_INFO
+    from studies.console import stop_requested
+    from studies.results import FINISHED, read_table
+
+    chance = 1.0 / DATASET_INFO[p["base"]["dataset"]].num_classes
+    replay = Replay()
+    for r in range(1, MAX_ROUNDS + 1):
+        table = read_table(p["folder"])
+        rows = [] if table is None else table.to_dict("records")
+        trials = round_trials(rows, replay, p["preset"], p["base"], p["edge"], chance)
+        if not trials:
+            return
+        done = {row["trial_id"] for row in rows if row["status"] in FINISHED}
+        if all(t["trial_key"] in done for t in trials):
+            continue
+        if stop_requested():  # Ctrl-C as the previous round ended
+            raise KeyboardInterrupt
+        run_round(f"{p['name']}-edge{r}", trials)

@@ -289,32 +289,17 @@ def planned_experiments(p: dict[str, Any], resume: bool) -> list[tuple[str, list
 def run_edge_rounds(
     p: dict[str, Any], args: argparse.Namespace, trainable: Any, common: dict[str, Any]
 ) -> None:
-    """The edge design's rounds (studies/edge.py), one Tune experiment each, after the static
-    designs: a round's values follow from the rows of the rounds before it, so a resumed study
-    replays the rounds from its table, skips those that ended and restores the one that did not."""
+    """The edge design's rounds (studies/edge.py), one Tune experiment each."""
     from ray import tune
 
-    from ssvi.data import DATASET_INFO
-    from studies.console import stop_requested
-    from studies.edge import MAX_ROUNDS, Replay, round_trials
-    from studies.results import FINISHED, read_table
+    from studies.edge import run_rounds
 
-    chance = 1.0 / DATASET_INFO[p["base"]["dataset"]].num_classes
-    replay = Replay()
-    for r in range(1, MAX_ROUNDS + 1):
-        table = read_table(p["folder"])
-        rows = [] if table is None else table.to_dict("records")
-        trials = round_trials(rows, replay, p["preset"], p["base"], p["edge"], chance)
-        if not trials:
-            return
-        done = {row["trial_id"] for row in rows if row["status"] in FINISHED}
-        if all(t["trial_key"] in done for t in trials):
-            continue
-        if stop_requested():
-            raise KeyboardInterrupt
+    def run_round(name: str, trials: list[dict[str, Any]]) -> None:
         # the trials themselves in Tune's config (a round holds tens of them, not thousands)
         space = {**common, "trial": tune.grid_search(trials)}
-        run_experiment(p, args, trainable, f"{p['name']}-edge{r}", space, None, None, trials)
+        run_experiment(p, args, trainable, name, space, None, None, trials)
+
+    run_rounds(p, run_round)
 
 
 def run_experiment(
@@ -425,12 +410,16 @@ def argv_of(args: argparse.Namespace) -> list[str] | None:
 
 # ---- 4. main ----------------------------------------
 def main(argv: list[str] | None = None) -> int:
+    from studies.lock import hold
     from studies.resume import same_plan, study_exists
 
     args = parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
+    lock = None
     try:
         p = plan(args)
+        if not args.dry_run and "://" not in p["folder"] and Path(p["folder"]).is_dir():
+            lock = hold(p["folder"])  # first: a live driver's study is no error to report
         exists = study_exists(p)
         if exists and not args.resume and not args.dry_run:
             raise StudyError(
@@ -446,13 +435,21 @@ def main(argv: list[str] | None = None) -> int:
                 "same), or "
                 "a version of ssvi that plans other trials started it"
             )
+        if not args.dry_run and lock is None:
+            lock = hold(p["folder"])
     except StudyError as err:
+        if lock is not None:
+            lock.release()
         print(f"robustness: error: {err}", file=sys.stderr)
         return 2
     if args.dry_run:
         print(dry_run(p, args))
         return 0
-    return run(p, args)
+    try:
+        return run(p, args)
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def tune_loggers(args: argparse.Namespace) -> list[Any]:
