@@ -10,9 +10,18 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
 if [ ! -f "$STAMP" ] || [ "$ROOT/pyproject.toml" -nt "$STAMP" ]; then
+  # pip's and setuptools' own output (warnings included) goes to a log, shown only on failure
+  LOG="$VENV/install.log"
+  : > "$LOG"
+  echo "[ssvi] upgrading pip"
+  if ! "$VENV/bin/python" -m pip install -q --upgrade pip >> "$LOG" 2>&1; then
+    tail -n 40 "$LOG" >&2; echo "[ssvi] error: upgrading pip failed (log: $LOG)" >&2; exit 1
+  fi
   echo "[ssvi] installing the project and its extras (first time: a few minutes)"
-  "$VENV/bin/python" -m pip install -q --upgrade pip
-  "$VENV/bin/python" -m pip install -q -e "$ROOT[study,analysis,dev]"
+  if ! "$VENV/bin/python" -m pip install -q -e "$ROOT[study,analysis,dev]" >> "$LOG" 2>&1; then
+    tail -n 40 "$LOG" >&2; echo "[ssvi] error: installing the project failed (log: $LOG)" >&2
+    exit 1
+  fi
   touch "$STAMP"
 fi
 export PATH="$VENV/bin:$PATH"

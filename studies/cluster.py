@@ -3,6 +3,7 @@ whether it can ever run a trial of the requested size."""
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -53,12 +54,16 @@ def connect(address: str, quiet_workers: bool = True) -> ClusterInfo:
         address: ``local`` (always a new local instance of this process: the main job's way),
             ``auto`` (the running cluster, as under ``ray submit``; a local instance when none
             runs) or ``HOST:PORT``.
-        quiet_workers: do not forward every trial's log lines to this console.
+        quiet_workers: do not forward every trial's log lines to this console, nor Ray's own
+            INFO lines (our line says what started or joined).
     """
     import ray
 
     if not ray.is_initialized():
-        kwargs: dict[str, Any] = {"log_to_driver": not quiet_workers}
+        kwargs: dict[str, Any] = {
+            "log_to_driver": not quiet_workers,
+            "logging_level": logging.WARNING if quiet_workers else logging.INFO,
+        }
         if address == "local":
             _start_local(kwargs)
         elif address == "auto":
@@ -74,6 +79,12 @@ def connect(address: str, quiet_workers: bool = True) -> ClusterInfo:
 def _start_local(kwargs: dict[str, Any]) -> None:
     import ray
 
+    if kwargs.get("logging_level", 0) > logging.INFO:
+        # ray.init() turns token authentication on by default and warns that it did, in three
+        # lines: a local instance of this script's own needs no such notice on every start
+        logging.getLogger("ray._private.authentication.authentication_token_setup").addFilter(
+            lambda record: "Token authentication is enabled" not in record.getMessage()
+        )
     ray.init(include_dashboard=False, _temp_dir=os.environ.get("SSVI_RAY_TMPDIR"), **kwargs)
 
 

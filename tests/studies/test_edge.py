@@ -190,7 +190,13 @@ def test_an_interrupted_edge_study_resumes_with_the_same_values(tmp_path) -> Non
     finally:
         _kill_group(proc, env["SSVI_RAY_TMPDIR"])
     text = log.read_text()
-    assert "Traceback" not in text and "Configuration for experiment" not in text
+    assert "Traceback" not in text
+    # the console is the project's lines: no Tune experiment box, Tune or Ray INFO lines, nor
+    # Ray's notice that it turned token authentication on
+    for noise in ("Configuration for experiment", "Wrote the latest version",
+                  "Started a local Ray instance", "Token authentication is enabled"):  # fmt: skip
+        assert noise not in text, noise
+    assert text.count("ray: started a local Ray") == 2
     final = pd.read_parquet(folder / "results.parquet")
     assert final["trial_id"].is_unique and set(final["status"]) == {"completed"}
     assert set(final["design"]) == {"edge"}
