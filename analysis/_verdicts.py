@@ -52,6 +52,7 @@ from scipy import special
 
 from analysis import _variance as var
 from analysis._design import effect_rows, grid_axes, oat_params, shared_rows, ssvi_only_rows
+from analysis._exact import _norm_isf, mcnemar_p, newcombe_interval
 from analysis._load import prepare_results, score_at_chance
 from analysis._pairs import Paired, pair_all
 from analysis._range_verdicts import DESCRIPTION, FAMILY, range_sentence, range_verdicts
@@ -321,49 +322,6 @@ def _divergence(paired: Paired) -> _Test:
     note = f"{b} pairs where only SSVI diverged, {c} where only dense VI did, of {n}"
     interval = np.array([[low], [high]])
     return _Test((float(rates[0]), float(rates[1])), (interval,), p, paired, note)
-
-
-def mcnemar_p(b: int, c: int) -> float:
-    """Exact two-sided McNemar p-value of ``b`` and ``c`` discordant pairs: twice the smaller
-    binomial(``b + c``, 1/2) tail, at most 1 (``scipy.stats.binomtest(b, b + c).pvalue``, here
-    in exact integer arithmetic, correctly rounded, without importing ``scipy.stats``)."""
-    n, k = b + c, min(b, c)
-    if 2 * k >= n:
-        return 1.0
-    term = total = 1  # C(n, 0)
-    for i in range(k):
-        term = term * (n - i) // (i + 1)
-        total += term
-    return min(1.0, 2 * total / 2**n)
-
-
-def _norm_isf(q: float) -> float:
-    """Upper-tail standard normal quantile, as ``scipy.stats.norm.isf`` computes it."""
-    return float(-special.ndtri(q))
-
-
-def newcombe_interval(a: int, b: int, c: int, d: int, level: float = 0.95) -> tuple[float, float]:
-    """95% interval of ``p1 - p2`` from a paired 2x2 table (``a``: both events, ``b``: only the
-    first, ``c``: only the second, ``d``: neither), Newcombe's method 10 (Wilson score limits
-    of each margin combined with the phi correlation)."""
-    n = a + b + c + d
-    if n == 0:
-        return float("nan"), float("nan")
-    z = _norm_isf((1 - level) / 2)
-
-    def wilson(k: int) -> tuple[float, float]:
-        p = k / n
-        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-        return centre - half, centre + half
-
-    p1, p2 = (a + b) / n, (a + c) / n
-    (l1, u1), (l2, u2) = wilson(a + b), wilson(a + c)
-    denominator = (a + b) * (c + d) * (a + c) * (b + d)
-    phi = (a * d - b * c) / np.sqrt(denominator) if denominator > 0 else 0.0
-    delta = np.sqrt(max((p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2, 0))
-    eps = np.sqrt(max((u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2, 0))
-    return float(p1 - p2 - delta), float(p1 - p2 + eps)
 
 
 def _too_few(summary: var.Summary, minimum: int) -> str:
