@@ -56,6 +56,7 @@ class RunConfig:
     data_dir: str = "data"  # where torchvision datasets live / are downloaded; MNIST-1D cache
     val_fraction: float = 0.1  # of the training set, for per-epoch validation
     model: str = "cnn"  # see ssvi.models.MODELS
+    width: int | None = None  # hidden units (mlp) / channels (cnn1d); None: the model's default
     # --- sparse subspace (density 1.0 = dense mean-field VI)
     density: float = 0.1  # global fraction of active weights
     distribution: str = "uniform"  # uniform (first layer dense) | erk
@@ -95,7 +96,7 @@ class RunConfig:
 
     def validate(self) -> RunConfig:
         """Check every range and name; raise :class:`ConfigError` naming the field."""
-        from ssvi.models import MODELS  # models import config's neighbours; avoid a cycle
+        from ssvi.models import MODELS, WIDTH_MODELS  # models import config's neighbours
 
         def need(name: str, ok: bool, allowed: str) -> None:
             if not ok:
@@ -115,6 +116,13 @@ class RunConfig:
                 tuple(allowed) if isinstance(allowed, tuple) else tuple(m.value for m in allowed)
             )
             need(name, getattr(self, name) in values, "allowed: " + ", ".join(map(repr, values)))
+        need(
+            "width",
+            self.width is None or self.model in WIDTH_MODELS,
+            f"model {self.model!r} has no width; allowed: null (the model's default), or an "
+            f"integer >= 1 with model {' or '.join(map(repr, sorted(WIDTH_MODELS)))}",
+        )
+        need("width", self.width is None or self.width >= 1, "allowed: null or integer >= 1")
         need("density", 0.0 < self.density <= 1.0, "allowed: 0 < density <= 1 (1.0 = dense VI)")
         need("val_fraction", 0.0 <= self.val_fraction < 1.0, "allowed: 0 <= val_fraction < 1")
         for name in ("alpha", "t_end", "kl_warmup"):

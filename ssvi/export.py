@@ -107,7 +107,7 @@ def model_from_state(
     if not is_exported(state):
         raise ValueError(f"{path}: not an ssvi compact model file (expected format {FORMAT})")
     cfg = make_config(state["cfg"])
-    model = create_model(cfg.model, state["input_shape"], state["num_classes"])
+    model = create_model(cfg.model, state["input_shape"], state["num_classes"], cfg.width)
     convert_to_bayesian(model, cfg.prior_std, cfg.sigma_param)
     model.load_state_dict(state["deterministic"], strict=False)
     modules = dict(model.named_modules())

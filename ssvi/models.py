@@ -56,16 +56,30 @@ def resnet18(input_shape: InputShape, num_classes: int) -> nn.Module:
     return model
 
 
-MODELS: dict[str, Callable[[InputShape, int], nn.Module]] = {
+MODELS: dict[str, Callable[..., nn.Module]] = {
     "mlp": mlp,
     "cnn": cnn,
     "cnn1d": cnn1d,
     "resnet18": resnet18,
 }
 
+# The models whose width (hidden units of the MLP, channels of the 1D CNN) a run config can set.
+WIDTH_MODELS = frozenset({"mlp", "cnn1d"})
 
-def create_model(name: str, input_shape: InputShape, num_classes: int) -> nn.Module:
-    """Build the deterministic model ``name`` for inputs of ``input_shape`` (C, H, W)."""
+
+def create_model(
+    name: str, input_shape: InputShape, num_classes: int, width: int | None = None
+) -> nn.Module:
+    """Build the deterministic model ``name`` for inputs of ``input_shape`` (C, H, W); ``width``
+    (models in ``WIDTH_MODELS`` only) replaces the model's own default width, None keeps it."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; allowed: {', '.join(map(repr, MODELS))}")
-    return MODELS[name](input_shape, num_classes)
+    if width is None:
+        return MODELS[name](input_shape, num_classes)
+    if name not in WIDTH_MODELS:
+        raise ValueError(
+            f"model {name!r} has no width; models with a width: {', '.join(sorted(WIDTH_MODELS))}"
+        )
+    if width < 1:
+        raise ValueError(f"width must be an integer >= 1, got {width!r}")
+    return MODELS[name](input_shape, num_classes, width=width)

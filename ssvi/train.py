@@ -116,7 +116,7 @@ class Trainer:
     # --- construction ----------------------------------------
     def _build_model(self) -> nn.Module:
         cfg = self.cfg
-        model = create_model(cfg.model, self.data.input_shape, self.data.num_classes)
+        model = create_model(cfg.model, self.data.input_shape, self.data.num_classes, cfg.width)
         convert_to_bayesian(model, cfg.prior_std, cfg.sigma_param, cfg.mu_init, cfg.init_mu_std)
         model = model.to(self.device)
         if cfg.channels_last:
