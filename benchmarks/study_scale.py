@@ -93,8 +93,8 @@ def child(n: int, storage: str, resume: bool, cpus_per_trial: float) -> int:
     args.argv = argv
     p = plan(args)
     # n trials: n/2 random configurations of the shared knobs, SSVI and dense VI, one seed
-    preset = replace(p["preset"], densities=(0.1,), seeds=(0,), random_samples=n // 2)
-    p["trials"] = expand_designs(["random"], preset, p["base"])
+    preset = replace(p.preset, densities=(0.1,), seeds=(0,), random_samples=n // 2)
+    p = replace(p, trials=expand_designs(["random"], preset, p.base))
     ScaleTrainer.markers = str(Path(storage) / "markers")
     Path(ScaleTrainer.markers).mkdir(exist_ok=True)
     rc = run(p, args, trainer_class=ScaleTrainer)

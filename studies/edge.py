@@ -29,7 +29,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from studies.planning import Plan
 
 METRIC = "test_accuracy"  # what the failure lines are drawn on
 LINES = ("collapse", "tolerance")
@@ -308,7 +311,7 @@ def max_trials(preset: Any, base: dict[str, Any], settings: EdgeSettings) -> int
     return values * 2 * len(preset.seeds)
 
 
-def run_rounds(p: dict[str, Any], run_round: Callable[[str, list[dict[str, Any]]], None]) -> None:
+def run_rounds(p: Plan, run_round: Callable[[str, list[dict[str, Any]]], None]) -> None:
     """Run the rounds of the study ``p`` (studies.planning) after its static designs.
 
     ``run_round(experiment_name, trials)`` runs (or restores) one round as a Tune experiment.
@@ -319,12 +322,13 @@ def run_rounds(p: dict[str, Any], run_round: Callable[[str, list[dict[str, Any]]
     from studies.console import stop_requested
     from studies.results import FINISHED, read_table
 
-    chance = 1.0 / DATASET_INFO[p["base"]["dataset"]].num_classes
+    assert p.edge is not None, "the plan has no edge design"
+    chance = 1.0 / DATASET_INFO[p.base["dataset"]].num_classes
     replay = Replay()
     for r in range(1, MAX_ROUNDS + 1):
-        table = read_table(p["folder"])
+        table = read_table(p.folder)
         rows = [] if table is None else table.to_dict("records")
-        trials = round_trials(rows, replay, p["preset"], p["base"], p["edge"], chance)
+        trials = round_trials(rows, replay, p.preset, p.base, p.edge, chance)
         if not trials:
             return
         done = {row["trial_id"] for row in rows if row["status"] in FINISHED}
@@ -332,4 +336,4 @@ def run_rounds(p: dict[str, Any], run_round: Callable[[str, list[dict[str, Any]]
             continue
         if stop_requested():  # Ctrl-C as the previous round ended
             raise KeyboardInterrupt
-        run_round(f"{p['name']}-edge{r}", trials)
+        run_round(f"{p.name}-edge{r}", trials)

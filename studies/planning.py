@@ -6,12 +6,38 @@ from __future__ import annotations
 import argparse
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from studies.edge import EdgeSettings
+    from studies.presets import Preset
 
 
 class StudyError(ValueError):
     """A bad study option: reported before Ray starts."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A study, checked and expanded before Ray starts: what :func:`plan` returns, what the dry
+    run prints, what ``--resume`` compares (studies.resume hashes the fields that decide which
+    trials run) and what studies/robustness.py runs."""
+
+    preset: Preset  # with --seeds applied
+    designs: tuple[str, ...]
+    name: str  # the study's name: its folder is STORAGE/NAME
+    storage: str  # an absolute local folder, or a URI (s3://, gs://)
+    folder: str  # STORAGE/NAME
+    base: dict[str, Any]  # the base run config, seed and density left out
+    trials: list[dict[str, Any]]  # every trial of the static designs (studies.designs)
+    optuna_storage: str  # the tune design's Optuna RDB URL
+    tune_trials: int  # Optuna configurations per method
+    all_knobs: bool  # --all-knobs
+    checkpoint_every: int  # epochs between trial checkpoints
+    experiment_trials: int  # trials per Tune experiment
+    edge: EdgeSettings | None = None  # the edge design's search, when it is planned
 
 
 def experiment_trials() -> int:
@@ -33,7 +59,7 @@ def experiment_trials() -> int:
     return int(text)
 
 
-def plan(args: argparse.Namespace) -> dict[str, Any]:
+def plan(args: argparse.Namespace) -> Plan:
     """Validate every option and build every trial, before Ray starts."""
     from ssvi.config import ConfigError, load_config, make_config, parse_overrides
     from studies.designs import expand_designs
@@ -105,17 +131,17 @@ def plan(args: argparse.Namespace) -> dict[str, Any]:
         make_config(trial["run"])
     folder = study_folder(storage, name)
     db_dir = Path(folder if "://" not in folder else f"{name}-optuna").resolve()
-    return {
-        "preset": preset, "designs": designs, "name": name, "storage": storage, "base": base,
-        "folder": folder, "trials": trials,
-        "optuna_storage": args.optuna_storage or f"sqlite:///{db_dir / 'optuna.db'}",
-        "tune_trials": args.tune_trials or preset.tune_trials, "all_knobs": args.all_knobs,
-        "checkpoint_every": args.checkpoint_every or preset.checkpoint_every,
-        "experiment_trials": experiment_trials(), "edge": edge,
-    }  # fmt: skip
+    return Plan(
+        preset=preset, designs=tuple(designs), name=name, storage=storage, folder=folder,
+        base=base, trials=trials,
+        optuna_storage=args.optuna_storage or f"sqlite:///{db_dir / 'optuna.db'}",
+        tune_trials=args.tune_trials or preset.tune_trials, all_knobs=bool(args.all_knobs),
+        checkpoint_every=args.checkpoint_every or preset.checkpoint_every,
+        experiment_trials=experiment_trials(), edge=edge,
+    )  # fmt: skip
 
 
-def edge_settings(args: argparse.Namespace, preset: Any, base: dict[str, Any]) -> Any:
+def edge_settings(args: argparse.Namespace, preset: Preset, base: dict[str, Any]) -> EdgeSettings:
     """The edge design's search (studies/edge.py), its flags checked."""
     from studies.edge import EdgeSettings
     from studies.presets import EDGE_EXTRA, EDGE_KNOBS
@@ -148,18 +174,18 @@ def edge_settings(args: argparse.Namespace, preset: Any, base: dict[str, Any]) -
 
 
 # ---- the dry run ----------------------------------------
-def dry_run(p: dict[str, Any], args: argparse.Namespace) -> str:
+def dry_run(p: Plan, args: argparse.Namespace) -> str:
     """The designs, the number of trials and an estimate of training FLOPs and GPU-hours."""
     from studies.estimate import estimate_trial
 
-    preset, trials = p["preset"], list(p["trials"])
-    if "tune" in p["designs"]:
-        trials += [{"design": "tune", "method": m, "run": {**p["base"], "density": d, "seed": 0}}
+    preset, trials = p.preset, list(p.trials)
+    if "tune" in p.designs:
+        trials += [{"design": "tune", "method": m, "run": {**p.base, "density": d, "seed": 0}}
                    for m, d in (("ssvi", preset.densities[0]), ("dense_vi", 1.0))
-                   for _ in range(p["tune_trials"] * len(preset.seeds))]  # fmt: skip
+                   for _ in range(p.tune_trials * len(preset.seeds))]  # fmt: skip
     lines = [
-        f"study {p['name']} (preset {preset.name}) -> {p['folder']}",
-        f"designs: {', '.join(p['designs'])}",
+        f"study {p.name} (preset {preset.name}) -> {p.folder}",
+        f"designs: {', '.join(p.designs)}",
     ]
     total_flops, total_images = 0.0, 0.0
     counts: dict[tuple[str, str], int] = {}
@@ -173,7 +199,7 @@ def dry_run(p: dict[str, Any], args: argparse.Namespace) -> str:
     for (design, method), n in sorted(counts.items()):
         lines.append(f"  {design:<11} {method:<9} {n:>5} trials")
     edge_images, edge_trials = 0.0, list[dict[str, Any]]()
-    if p.get("edge") is not None:
+    if p.edge is not None:
         edge_lines, edge_trials = _edge_dry_run(p)
         lines += edge_lines
         for trial in edge_trials:
@@ -205,12 +231,13 @@ def dry_run(p: dict[str, Any], args: argparse.Namespace) -> str:
     return "\n".join(lines + planned_power(p))
 
 
-def _edge_dry_run(p: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
+def _edge_dry_run(p: Plan) -> tuple[list[str], list[dict[str, Any]]]:
     """The edge design's settings and the most trials it can take (its rounds are chosen as
     results arrive), with stand-ins for those trials in the cost estimate."""
     from studies.edge import max_trials
 
-    edge, preset, base = p["edge"], p["preset"], p["base"]
+    edge, preset, base = p.edge, p.preset, p.base
+    assert edge is not None
     most = max_trials(preset, base, edge)
     bounds = ", ".join(f"{k} {base[k]:g} in [{edge.bounds[k][0]:g}, {edge.bounds[k][1]:g}]"
                        for k in edge.knobs)  # fmt: skip
@@ -228,19 +255,19 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
 
-def planned_power(p: dict[str, Any]) -> list[str]:
+def planned_power(p: Plan) -> list[str]:
     """What the headline verdict of the planned designs can detect (studies/power.py)."""
     from studies.power import power_lines
     from studies.presets import SHARED
 
-    preset = p["preset"]
-    dense = {t["config_id"] for t in p["trials"] if t["method"] == "dense_vi"}
-    ssvi = {t["config_id"] for t in p["trials"] if t["method"] == "ssvi"}
+    preset = p.preset
+    dense = {t["config_id"] for t in p.trials if t["method"] == "dense_vi"}
+    ssvi = {t["config_id"] for t in p.trials if t["method"] == "ssvi"}
     paired = dense & ssvi
     if not paired:
         return ["power: no configuration runs both methods: no SSVI vs dense VI verdict"]
-    swept = {t["oat_param"] for t in p["trials"] if t["design"] == "oat"} & set(SHARED)
-    grid = set(preset.grid) if "grid" in p["designs"] else set()
+    swept = {t["oat_param"] for t in p.trials if t["design"] == "oat"} & set(SHARED)
+    grid = set(preset.grid) if "grid" in p.designs else set()
     tests = 4 * (1 + len(swept | grid))  # 4 metrics x (overall + each shared sweep or axis)
     return power_lines(
         len(paired), len(preset.seeds), preset.assumed_seed_sd, preset.assumed_config_sd, tests

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from studies.planning import StudyError, dry_run, plan
+from studies.planning import Plan, StudyError, dry_run, plan
 
 # ---- knobs ----------------------------------------
 DEFAULT_PRESET = "local"
@@ -171,7 +171,7 @@ def trial_gpus(args: argparse.Namespace, preset: Any, model: str, info: Any) -> 
 
 
 # ---- 3. run ----------------------------------------
-def run(p: dict[str, Any], args: argparse.Namespace, trainer_class: Any = None) -> int:
+def run(p: Plan, args: argparse.Namespace, trainer_class: Any = None) -> int:
     """Run the planned study; ``trainer_class`` replaces ssvi's Trainer in every trial (for
     benchmarks/study_scale.py)."""
     import ray
@@ -186,13 +186,13 @@ def run(p: dict[str, Any], args: argparse.Namespace, trainer_class: Any = None) 
     from studies.trainable import run_trial
 
     save_plan(p)
-    moved = migrate_rows(p["folder"]) if args.resume else 0
+    moved = migrate_rows(p.folder) if args.resume else 0
     if moved:
-        print(f"robustness: {p['folder']} was written by an older version: its {moved} rows are "
+        print(f"robustness: {p.folder} was written by an older version: its {moved} rows are "
               "now also one file per trial in rows/ (results.csv stays as it was)")  # fmt: skip
     info = connect_ray(args)
-    base = p["base"]
-    gpus = trial_gpus(args, p["preset"], base["model"], info)
+    base = p.base
+    gpus = trial_gpus(args, p.preset, base["model"], info)
     base["device"] = "cuda" if gpus > 0 else "cpu"
     try:
         ensure_resources(info, args.cpus_per_trial, gpus, args.wait_for_resources)
@@ -205,7 +205,7 @@ def run(p: dict[str, Any], args: argparse.Namespace, trainer_class: Any = None) 
         # for the trials of a resumed study (Tuner.restore takes this trainable)
         tune.with_parameters(
             run_trial,
-            trials={t["trial_key"]: t for t in p["trials"]},
+            trials={t["trial_key"]: t for t in p.trials},
             data=data,
             execution={k: base[k] for k in sorted(EXECUTION_FIELDS)},
             **({"trainer_class": trainer_class} if trainer_class else {}),
@@ -213,16 +213,16 @@ def run(p: dict[str, Any], args: argparse.Namespace, trainer_class: Any = None) 
         {"cpu": args.cpus_per_trial, "gpu": gpus},
     )
     common = {
-        "study": p["name"],
-        "folder": p["folder"],
+        "study": p.name,
+        "folder": p.folder,
         "threads": max(1, int(args.cpus_per_trial)),
-        "checkpoint_every": p["checkpoint_every"],
+        "checkpoint_every": p.checkpoint_every,
     }
     experiments = [
         (name, {**common, "trial": tune.grid_search([t["trial_key"] for t in part])}, None, None)
         for name, part in planned_experiments(p, args.resume)
     ]  # trial keys, not descriptions: Tune keeps every trial's config in each snapshot
-    if "tune" in p["designs"]:
+    if "tune" in p.designs:
         from studies.tuning import tune_experiments
 
         experiments += tune_experiments(p, common, args.asha, TUNE_SEED, ASHA_GRACE_FRACTION)
@@ -238,7 +238,7 @@ def run(p: dict[str, Any], args: argparse.Namespace, trainer_class: Any = None) 
             if stop_requested():  # Ctrl-C as the previous experiment ended
                 raise KeyboardInterrupt
             run_experiment(p, args, trainable, exp_name, space, search_alg, scheduler)
-        if p.get("edge") is not None:
+        if p.edge is not None:
             run_edge_rounds(p, args, trainable, common)
     except (Interrupted, KeyboardInterrupt) as stop:
         where = f" ({stop})" if isinstance(stop, Interrupted) else ""
@@ -246,7 +246,7 @@ def run(p: dict[str, Any], args: argparse.Namespace, trainer_class: Any = None) 
         resume = " ".join([*words, *([] if "--resume" in words else ["--resume"])])
         print(
             f"robustness: interrupted{where}; every finished trial is in "
-            f"{p['folder']}/results.csv; continue with: python studies/robustness.py {resume}",
+            f"{p.folder}/results.csv; continue with: python studies/robustness.py {resume}",
             file=sys.stderr,
         )
         if ray.is_initialized() and not info.joined:
@@ -254,15 +254,15 @@ def run(p: dict[str, Any], args: argparse.Namespace, trainer_class: Any = None) 
         return 130
     finally:
         restore_signals()
-    print(summary(p["folder"], time.monotonic() - started))
-    if "tune" in p["designs"]:
+    print(summary(p.folder, time.monotonic() - started))
+    if "tune" in p.designs:
         export_tuned(p, args)
     if ray.is_initialized() and not info.joined:
         ray.shutdown()
     return 0
 
 
-def planned_experiments(p: dict[str, Any], resume: bool) -> list[tuple[str, list[Any]]]:
+def planned_experiments(p: Plan, resume: bool) -> list[tuple[str, list[Any]]]:
     """The planned trials as Tune experiments of at most ``experiment_trials`` each (the
     study's name, then ``<name>-part2``, ...), without those whose trials all finished.
 
@@ -271,12 +271,12 @@ def planned_experiments(p: dict[str, Any], resume: bool) -> list[tuple[str, list
     """
     from studies.results import FINISHED, read_table
 
-    trials, size = p["trials"], p["experiment_trials"]
+    trials, size = p.trials, p.experiment_trials
     parts = [trials[i : i + size] for i in range(0, len(trials), size)]
-    names = [p["name"] if k == 0 else f"{p['name']}-part{k + 1}" for k in range(len(parts))]
+    names = [p.name if k == 0 else f"{p.name}-part{k + 1}" for k in range(len(parts))]
     done: set[str] = set()
     if resume and len(parts) > 1:  # a resumed study skips its parts that ended (one table read)
-        table = read_table(p["folder"])
+        table = read_table(p.folder)
         if table is not None:
             done = set(table.loc[table["status"].isin(FINISHED), "trial_id"])
     return [
@@ -287,7 +287,7 @@ def planned_experiments(p: dict[str, Any], resume: bool) -> list[tuple[str, list
 
 
 def run_edge_rounds(
-    p: dict[str, Any], args: argparse.Namespace, trainable: Any, common: dict[str, Any]
+    p: Plan, args: argparse.Namespace, trainable: Any, common: dict[str, Any]
 ) -> None:
     """The edge design's rounds (studies/edge.py), one Tune experiment each."""
     from ray import tune
@@ -303,7 +303,7 @@ def run_edge_rounds(
 
 
 def run_experiment(
-    p: dict[str, Any],
+    p: Plan,
     args: argparse.Namespace,
     trainable: Any,
     exp_name: str,
@@ -319,14 +319,14 @@ def run_experiment(
     from studies.console import Progress, StopOnCtrlC
     from studies.table import TableWriter, trial_dirname
 
-    path = f"{p['storage']}/{exp_name}"
-    trials = {t["trial_key"]: t for t in (p["trials"] if planned is None else planned)}
-    writer = TableWriter(p["folder"], p["name"], trials)
+    path = f"{p.storage}/{exp_name}"
+    trials = {t["trial_key"]: t for t in (p.trials if planned is None else planned)}
+    writer = TableWriter(p.folder, p.name, trials)
     search_alg, num_samples = search if search else (None, 1)
     total = num_samples if search else len(space["trial"]["grid_search"])
     progress = [] if args.verbose else [Progress(exp_name, total, PROGRESS_EVERY, trials)]
     run_config = tune.RunConfig(
-        name=exp_name, storage_path=p["storage"],
+        name=exp_name, storage_path=p.storage,
         callbacks=[writer, StopOnCtrlC(), *progress, *tune_loggers(args)],
         failure_config=tune.FailureConfig(max_failures=MAX_FAILURES),
         # num_to_keep=1 forces an experiment snapshot at every checkpoint (Ray 2.60): a bottleneck
@@ -353,16 +353,16 @@ def run_experiment(
     return ended
 
 
-def export_tuned(p: dict[str, Any], args: argparse.Namespace) -> None:
+def export_tuned(p: Plan, args: argparse.Namespace) -> None:
     """Write the best configuration per method as run configs for `ssvi train --config` / --base."""
     from studies.results import read_table
     from studies.tuning import export_best
 
-    table = read_table(p["folder"])
+    table = read_table(p.folder)
     if table is None:
         return
-    base = {k: v for k, v in p["base"].items() if k != "device"}
-    for path in export_best(table, base, Path(args.export_dir), study=p["name"]):
+    base = {k: v for k, v in p.base.items() if k != "device"}
+    for path in export_best(table, base, Path(args.export_dir), study=p.name):
         print(f"tuned configuration: {path}")
 
 
@@ -418,25 +418,24 @@ def main(argv: list[str] | None = None) -> int:
     lock = None
     try:
         p = plan(args)
-        if not args.dry_run and "://" not in p["folder"] and Path(p["folder"]).is_dir():
-            lock = hold(p["folder"])  # first: a live driver's study is no error to report
+        if not args.dry_run and "://" not in p.folder and Path(p.folder).is_dir():
+            lock = hold(p.folder)  # first: a live driver's study is no error to report
         exists = study_exists(p)
         if exists and not args.resume and not args.dry_run:
             raise StudyError(
-                f"study {p['folder']} exists: pass --resume to continue it, "
-                "or choose another --name"
+                f"study {p.folder} exists: pass --resume to continue it, or choose another --name"
             )
         if args.resume and not exists:
-            raise StudyError(f"--resume: no study at {p['folder']}")
+            raise StudyError(f"--resume: no study at {p.folder}")
         if args.resume and not args.dry_run and not same_plan(p):
             raise StudyError(
-                f"--resume: the options differ from those that started {p['folder']} (preset, "
+                f"--resume: the options differ from those that started {p.folder} (preset, "
                 "design, --seeds, --set, --base, --all-knobs, --tune-trials, --edge-* must be the "
                 "same), or "
                 "a version of ssvi that plans other trials started it"
             )
         if not args.dry_run and lock is None:
-            lock = hold(p["folder"])
+            lock = hold(p.folder)
     except StudyError as err:
         if lock is not None:
             lock.release()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 import pandas as pd
@@ -17,6 +17,9 @@ from ray.tune.search.optuna import OptunaSearch
 
 from ssvi.config import make_config
 from ssvi.io import atomic_write_text
+
+if TYPE_CHECKING:
+    from studies.planning import Plan
 
 # The searched metric: validation accuracy (the test set is never used for selection); a run that
 # diverged counts as chance level, so Optuna learns that its region is bad instead of averaging
@@ -112,7 +115,7 @@ def export_best(
 
 
 def tune_experiments(
-    p: dict[str, Any], common: dict[str, Any], asha: bool, seed: int, grace_fraction: float
+    p: Plan, common: dict[str, Any], asha: bool, seed: int, grace_fraction: float
 ) -> list[tuple[str, dict[str, Any], Any, Any]]:
     """One Optuna search per method, each its own Tune experiment beside the main one:
     ``(name, param_space, (searcher, num_samples), scheduler)`` for the study's plan ``p``."""
@@ -120,20 +123,20 @@ def tune_experiments(
 
     from studies.designs import shared_space
 
-    preset = p["preset"]
+    preset = p.preset
     out = []
-    url = p["optuna_storage"]
+    url = p.optuna_storage
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     for method, density in (("ssvi", preset.densities[0]), ("dense_vi", 1.0)):
-        study_name = f"{p['name']}-tune-{method}"
+        study_name = f"{p.name}-tune-{method}"
         searcher = make_searcher(url, study_name, seed, len(preset.seeds))
-        run = {**p["base"], "density": density, "seed": preset.seeds[0]}
+        run = {**p.base, "density": density, "seed": preset.seeds[0]}
         trial = {"design": "tune", "method": method, "oat_param": "", "is_default": False,
                  "seeds": list(preset.seeds), "run": run}  # fmt: skip
-        knobs = {**shared_space(preset, p.get("all_knobs", False)), **preset.ssvi_space}
+        knobs = {**shared_space(preset, p.all_knobs), **preset.ssvi_space}
         space = {**common, "trial": trial, "search": tune_domains(knobs, method)}
-        epochs = p["base"]["epochs"]
+        epochs = p.base["epochs"]
         scheduler = None
         if asha:
             grace = max(1, int(grace_fraction * epochs))
@@ -146,9 +149,9 @@ def tune_experiments(
             )
         out.append(
             (
-                f"{p['name']}-tune-{method}",
+                f"{p.name}-tune-{method}",
                 space,
-                (searcher, p["tune_trials"] * len(preset.seeds)),
+                (searcher, p.tune_trials * len(preset.seeds)),
                 scheduler,
             )
         )

@@ -1,6 +1,7 @@
 """Designs expand to real configuration x seed x method sets; options fail before Ray starts."""
 
 import collections
+import dataclasses
 
 import pytest
 
@@ -116,8 +117,8 @@ def test_plan_digest_survives_a_new_default_field_and_another_data_folder() -> N
     from studies.resume import plan_digest
 
     p = plan(parse_args(["--design", "grid,oat"]))
-    older = {**p, "trials": [dict(t, run=dict(t["run"])) for t in p["trials"]]}
-    for t in older["trials"]:
+    older = dataclasses.replace(p, trials=[dict(t, run=dict(t["run"])) for t in p.trials])
+    for t in older.trials:
         del t["run"]["compile"]  # as planned before the field existed
         t["run"]["data_dir"] = "/elsewhere/data"
     assert plan_digest(older) == plan_digest(p)
@@ -188,8 +189,8 @@ def test_dry_run_counts_and_estimates(capsys, tmp_path) -> None:
     assert "power: 12 paired configurations x 3 seeds, Holm over 12 headline verdicts" in out
     assert "less sensitive (80% of the time) if its configuration SD is below" in out
     p = plan(parse_args(["--preset", "cifar10", "--design", "grid", "--storage", str(tmp_path)]))
-    assert len(p["trials"]) == 72
-    assert all(t["run"]["epochs"] == 200 for t in p["trials"])
+    assert len(p.trials) == 72
+    assert all(t["run"]["epochs"] == 200 for t in p.trials)
     assert set(PRESETS) == {"local", "mnist1d", "cifar10", "cifar100"}
 
 
@@ -230,5 +231,29 @@ def test_dry_run_estimates_the_embedded_presets_wall_time(
     # sized for 2 cores: the digits main job in 5 minutes, the MNIST-1D study in 30
     assert 1 <= int(found.group(1)) <= limit_min
     p = plan(parse_args(["--preset", preset, "--storage", str(tmp_path)]))
-    assert {t["design"] for t in p["trials"]} == {"grid", "oat", "random", "random_ssvi"}
-    assert p["edge"] is not None and "for the edge rounds" in out  # chosen as results arrive
+    assert {t["design"] for t in p.trials} == {"grid", "oat", "random", "random_ssvi"}
+    assert p.edge is not None and "for the edge rounds" in out  # chosen as results arrive
+
+
+@pytest.mark.parametrize(
+    ("argv", "digest"),
+    [
+        (["--design", "grid,oat"],
+         "6fbae7326fa9436a67d1d7084a058128d402a76520e3b890dd7b115da5027239"),
+        (["--design", "grid", "--seeds", "1", "--set", "epochs=3", "--name", "killed"],
+         "ed6d7fde0d5ccfd33bb05644b9d0cdf55d5f3cc98b3115fe496d22a6c75c1c34"),
+    ],
+)  # fmt: skip
+def test_a_study_started_by_the_dict_plan_resumes(argv, digest, tmp_path) -> None:
+    """The digests that studies planned as a dict (e60dd49, before the typed Plan) saved in
+    plan.sha256: the typed plan of the same options has the same digest, so --resume accepts
+    their folders."""
+    from studies.resume import PLAN_FILE, plan_digest, same_plan
+
+    p = plan(parse_args([*argv, "--storage", str(tmp_path)]))
+    assert plan_digest(p) == digest
+    (tmp_path / p.name).mkdir()
+    (tmp_path / p.name / PLAN_FILE).write_text(digest)
+    assert same_plan(p)
+    (tmp_path / p.name / PLAN_FILE).write_text("0" * 64)
+    assert not same_plan(p)

@@ -124,12 +124,17 @@ def test_the_analysis_reads_a_folder_of_row_files_alone(tmp_path: Path) -> None:
 
 
 def test_a_large_study_runs_as_experiments_of_bounded_size(tmp_path, monkeypatch) -> None:
+    import dataclasses
+
     from studies.planning import experiment_trials
-    from studies.robustness import main, planned_experiments
+    from studies.robustness import main, parse_args, plan, planned_experiments
 
     keys = [f"t{i:05d}" for i in range(25)]
-    p = {"trials": [{"trial_key": k} for k in keys], "experiment_trials": 10, "name": "s",
-         "folder": str(tmp_path)}  # fmt: skip
+    planned = plan(parse_args(["--design", "grid", "--storage", str(tmp_path)]))
+    p = dataclasses.replace(
+        planned, trials=[{"trial_key": k} for k in keys], experiment_trials=10, name="s",
+        folder=str(tmp_path),
+    )  # fmt: skip
     parts = planned_experiments(p, resume=False)
     assert [n for n, _ in parts] == ["s", "s-part2", "s-part3"]
     assert [[t["trial_key"] for t in part] for _, part in parts] == [
