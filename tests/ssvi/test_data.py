@@ -18,7 +18,7 @@ import torch
 from sklearn.datasets import load_digits
 from torchvision.datasets import CIFAR10, CIFAR100, SVHN
 
-import ssvi.data
+import ssvi.data._mnist1d
 from ssvi.batches import BatchIterator, crop_and_flip, epoch_seed
 from ssvi.data import (
     DATASET_INFO,
@@ -200,7 +200,7 @@ def test_mnist1d_cache_is_reused(mnist1d_dir: Path, monkeypatch: pytest.MonkeyPa
     def no_generation() -> None:
         raise AssertionError("the cache was not used")
 
-    monkeypatch.setattr(ssvi.data, "_generate_mnist1d", no_generation)
+    monkeypatch.setattr(ssvi.data._mnist1d, "_generate_mnist1d", no_generation)
     again = load_dataset("mnist1d", data_dir=mnist1d_dir)
     assert torch.equal(again.train_x, first.train_x) and torch.equal(again.ood_x, first.ood_x)
 
@@ -309,9 +309,9 @@ def _write_svhn(root: Path, n: int = 7) -> np.ndarray:
 
 
 def _unnormalise(x: torch.Tensor, name: str) -> torch.Tensor:
-    from ssvi.data import _CIFAR_STATS
+    from ssvi.data._cifar import CIFAR_STATS
 
-    mean, std = (torch.tensor(s).view(1, 3, 1, 1) for s in _CIFAR_STATS[name])
+    mean, std = (torch.tensor(s).view(1, 3, 1, 1) for s in CIFAR_STATS[name])
     return (x * std + mean) * 255
 
 
