@@ -188,7 +188,7 @@ def test_a_grid_axis_level_averages_over_the_other_axis() -> None:
 
 
 def test_no_divergence_still_has_an_honest_interval() -> None:
-    from analysis._verdicts import newcombe_interval
+    from analysis._exact import newcombe_interval
 
     low, high = newcombe_interval(0, 0, 0, 75)  # the Wilson bound of 0 events in 75
     assert high == pytest.approx(3.84 / (75 + 3.84), rel=0.01) and low == pytest.approx(-high)

@@ -1,0 +1,116 @@
+"""Verdict rows: a finished comparison as a row of ``verdicts``, Holm's correction per family,
+and the smallest detectable difference."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from analysis import _variance as var
+from analysis._comparisons import Comparison
+from analysis._exact import _norm_isf
+
+LESS, NONE, MORE = "less", "none", "more"
+POWER = 0.8  # of the smallest detectable difference
+COLUMNS = [
+    "family",
+    "arm",
+    "metric",
+    "scope",
+    "line",
+    "statistic",
+    "source",
+    "ssvi",
+    "dense_vi",
+    "difference",
+    "ci_low",
+    "ci_high",
+    "ratio",
+    "ratio_low",
+    "ratio_high",
+    "p_value",
+    "p_holm",
+    "verdict",
+    "detectable",
+    "n_configs",
+    "n_pairs",
+    "n_dropped",
+    "note",
+]
+
+
+def row(
+    family: str, arm: str, metric: str, scope: str, test: Comparison, source: str = ""
+) -> dict[str, Any]:
+    statistic = {"divergence": "divergence_rate", "seed_noise": "seed_sd"}.get(scope, "config_sd")
+    a, b = test.point
+    if statistic == "divergence_rate":
+        low, high = float(test.draws[0][0, 0]), float(test.draws[0][1, 0])
+        ratio = (np.nan, np.nan, np.nan)
+    else:
+        bounds = []
+        for d in test.draws:  # the union of the intervals of the tests that decide
+            with np.errstate(divide="ignore", invalid="ignore"):
+                bounds.append(
+                    var.percentile_interval(d[0] - d[1]) + var.percentile_interval(d[0] / d[1])
+                )
+        edges = np.array(bounds)
+        low, high, r_low, r_high = (
+            _union(edges[:, 0], min),
+            _union(edges[:, 1], max),
+            _union(edges[:, 2], min),
+            _union(edges[:, 3], max),
+        )
+        ratio = (a / b if b > 0 else np.nan, r_low, r_high)
+    return {
+        "family": family,
+        "arm": arm,
+        "metric": metric,
+        "scope": scope,
+        "statistic": statistic,
+        "source": source,
+        "ssvi": a,
+        "dense_vi": b,
+        "difference": a - b,
+        "ci_low": low,
+        "ci_high": high,
+        "ratio": ratio[0],
+        "ratio_low": ratio[1],
+        "ratio_high": ratio[2],
+        "p_value": test.p_value,
+        "n_configs": test.paired.n_configs if test.units is None else test.units,
+        "n_pairs": test.paired.diverged.shape[1]
+        if statistic == "divergence_rate"
+        else test.paired.n_pairs,
+        "n_dropped": test.paired.dropped,
+        "note": test.note,
+    }
+
+
+def _union(values: np.ndarray, pick: Any) -> float:
+    finite = [float(x) for x in values if x == x]
+    return pick(finite) if finite else float("nan")
+
+
+def holm(out: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Holm-adjusted p-values per family, verdicts and smallest detectable differences."""
+    out["p_holm"] = np.nan
+    out["detectable"] = np.nan
+    for _, idx in out.groupby("family").groups.items():
+        p = out.loc[idx, "p_value"]
+        tested = p.dropna()
+        m = len(tested)
+        if m:
+            order = tested.sort_values(kind="stable")
+            adjusted = np.minimum(1.0, np.maximum.accumulate(order.to_numpy() * (m - np.arange(m))))
+            out.loc[order.index, "p_holm"] = adjusted
+        z = _norm_isf(alpha / (2 * max(m, 1))) + float(special.ndtri(POWER))
+        half = (out.loc[idx, "ci_high"] - out.loc[idx, "ci_low"]) / 2
+        out.loc[idx, "detectable"] = z * half / _norm_isf(0.025)
+    significant = out["p_holm"] < alpha
+    direction = np.where(out["difference"] < 0, LESS, MORE)
+    out["verdict"] = np.where(significant, direction, NONE)
+    return out[COLUMNS].reset_index(drop=True)
