@@ -28,7 +28,7 @@ from analysis._schema import (
     sort_arms,
     ssvi_only,
 )
-from analysis._variance import estimate, sd, summarize
+from analysis._variance import components, estimate, sd, summarize
 
 
 def t975(dof: int) -> float:
@@ -168,11 +168,14 @@ def seed_vs_config_variance(df: pd.DataFrame, metric: str | Metric = "accuracy")
 
     Random-effects one-way ANOVA with configurations as groups and seeds as replicates
     (Bouthillier et al., "Accounting for variance in machine learning benchmarks", MLSys
-    2021, compare exactly these sources): ``seed_std`` is the pooled within-configuration
-    std, ``config_std`` the std of the configurations' true means, ``(MSB - MSW) / n0``
-    clipped at 0. ``noise_fraction`` is the share of one trial's variance due to the seed;
-    ``mean_noise_fraction`` the share of the variance of seed-averaged configuration values
-    (what ``sensitivity_summary`` spreads over) that is still seed noise.
+    2021, compare exactly these sources), with the verdicts' estimator
+    (``analysis._variance.components``, one estimator for the whole report): ``seed_std`` is
+    the pooled within-configuration std, ``config_std`` the std of the configurations' true
+    means, the variance of the seed-averaged means minus the seed variance times the mean of
+    ``1 / seeds``, clipped at 0. ``noise_fraction`` is the share of one trial's variance due to
+    the seed; ``mean_noise_fraction`` the share of the variance of seed-averaged configuration
+    values (what ``sensitivity_summary`` spreads over) that is still seed noise; ``f_ratio``
+    the variance of the means over the seed noise they hold (the ANOVA's F for equal seeds).
 
     Returns:
         One row per arm: ``n_configs``, ``n_trials``, ``seeds_per_config``, ``seed_std``,
@@ -204,19 +207,17 @@ def seed_vs_config_variance(df: pd.DataFrame, metric: str | Metric = "accuracy")
         if k < 2 or total <= k:
             rows.append(row)
             continue
-        grand = values[m.column].mean()
-        msb = float(np.sum(n * (means - grand) ** 2) / (k - 1))
-        msw = float(groups.var(ddof=1).fillna(0).mul(groups.size() - 1).sum() / (total - k))
-        n0 = (total - np.sum(n**2) / total) / (k - 1)
-        config_var = max(0.0, (msb - msw) / n0)
-        noise_in_mean = msw / n0
+        within = groups.var(ddof=1).fillna(0).mul(groups.size() - 1).to_numpy()
+        config_var_, seed_var_ = components(means[None], within[None], 1.0 / n, n - 1)
+        config_var, seed_var = max(0.0, float(config_var_[0])), float(seed_var_[0])
+        noise_in_mean = seed_var * float(np.mean(1.0 / n))
         row.update(
             {
-                "seed_std": msw**0.5,
+                "seed_std": seed_var**0.5,
                 "config_std": config_var**0.5,
-                "noise_fraction": _ratio(msw, msw + config_var),
+                "noise_fraction": _ratio(seed_var, seed_var + config_var),
                 "mean_noise_fraction": _ratio(noise_in_mean, noise_in_mean + config_var),
-                "f_ratio": _ratio(msb, msw),
+                "f_ratio": _ratio(float(means.var(ddof=1)), noise_in_mean),
             }
         )
         rows.append(row)

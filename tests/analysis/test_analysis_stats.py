@@ -7,7 +7,13 @@ import pandas as pd
 import pytest
 from analysis_synthetic import build_table
 
-from analysis import marginal_effects, seed_vs_config_variance, sensitivity_summary, tunability
+from analysis import (
+    marginal_effects,
+    seed_vs_config_variance,
+    sensitivity_summary,
+    tunability,
+    verdicts,
+)
 from analysis._stats import t975
 
 SEED_OFFSETS = (-0.01, 0.0, 0.01)
@@ -104,6 +110,25 @@ def test_seed_vs_config_variance_one_way_anova() -> None:
     assert dense["config_std"] == 0.0  # all spread is seed noise
     assert dense["noise_fraction"] == pytest.approx(1.0)
     assert dense["mean_noise_fraction"] == pytest.approx(1.0)
+
+
+def test_one_estimator_of_the_configuration_sd_on_an_unbalanced_table() -> None:
+    # seeds 1, 2 and 3 per configuration: (MSB - MSW) / n0 and the verdicts' estimator differ
+    # here; the per-method table uses the verdicts' one, so the report shows one number
+    rng = np.random.default_rng(3)
+    records = [
+        {"method": method, "config_id": f"c{i}", "seed": s,
+         "test_accuracy": 0.9 + 0.02 * np.sin(i) + 0.01 * rng.normal()}
+        for i in range(9) for s in range(1 + i % 3) for method in ("ssvi", "dense_vi")
+    ]  # fmt: skip
+    table = build_table(records)
+    out = seed_vs_config_variance(table).set_index("arm")
+    paired = sensitivity_summary(table).set_index(["scope", "arm"])
+    for arm in ("ssvi@0.1", "dense_vi"):
+        assert out.loc[arm, "config_std"] == pytest.approx(paired.loc[("paired", arm), "config_sd"])
+        row = verdicts(table, metrics=("accuracy",), n_boot=200).query("scope == 'overall'")
+        column = "ssvi" if arm != "dense_vi" else "dense_vi"
+        assert out.loc[arm, "config_std"] == pytest.approx(float(row[column].iloc[0]))
 
 
 def test_tunability_overall_and_per_hyperparameter() -> None:
