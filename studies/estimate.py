@@ -16,9 +16,11 @@ from ssvi.subspace import SparseSubspace
 
 
 @functools.lru_cache(maxsize=64)
-def _train_flops_per_image(model: str, dataset: str, density: float, distribution: str) -> float:
+def _train_flops_per_image(
+    model: str, dataset: str, density: float, distribution: str, width: int | None
+) -> float:
     shape, classes, _ = DATASET_INFO[dataset]
-    net = convert_to_bayesian(create_model(model, shape, classes))
+    net = convert_to_bayesian(create_model(model, shape, classes, width))
     SparseSubspace(net, density, distribution)
     return profile_flops(net, torch.zeros(2, *shape)).train_step
 
@@ -28,5 +30,7 @@ def estimate_trial(run: dict[str, Any]) -> tuple[float, float]:
     cfg = make_config(run)
     pool = DATASET_INFO[cfg.dataset].train_pool
     images = float(cfg.epochs * round(pool * (1 - cfg.val_fraction)))
-    per_image = _train_flops_per_image(cfg.model, cfg.dataset, cfg.density, cfg.distribution)
+    per_image = _train_flops_per_image(
+        cfg.model, cfg.dataset, cfg.density, cfg.distribution, cfg.width
+    )
     return per_image * images, images
