@@ -10,9 +10,11 @@ imports torch, ray or ssvi. Typical use::
 """
 
 from analysis._curves import plot_marginal_effects, plot_oat_curves, plot_tuning_curves
+from analysis._forest import plot_forest
 from analysis._importance import NotEnoughTrialsError, importance
 from analysis._load import ResultsTableError, load_results, prepare_results, score_at_chance
 from analysis._plots import plot_accuracy_vs_flops, plot_ecdf, plot_heatmaps, plot_importance
+from analysis._pool import Pooled, PoolError, pool
 from analysis._range_report import plot_working_ranges
 from analysis._ranges import working_ranges
 from analysis._report import write_report
@@ -32,6 +34,8 @@ __all__ = [
     "METRICS",
     "Metric",
     "NotEnoughTrialsError",
+    "PoolError",
+    "Pooled",
     "ResultsTableError",
     "divergence_table",
     "importance",
@@ -40,12 +44,14 @@ __all__ = [
     "near_best",
     "plot_accuracy_vs_flops",
     "plot_ecdf",
+    "plot_forest",
     "plot_heatmaps",
     "plot_importance",
     "plot_marginal_effects",
     "plot_oat_curves",
     "plot_tuning_curves",
     "plot_working_ranges",
+    "pool",
     "prepare_results",
     "save_figure",
     "score_at_chance",
