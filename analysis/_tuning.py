@@ -7,6 +7,10 @@ of that choice, for ``k = 1 .. n``. A method that needs little tuning reaches it
 small ``k``. The configurations are the random design's (both methods on the same sample of the
 shared knobs); a diverged run counts as chance level, as it does for a tuner, and each
 configuration's scores are its means over seeds.
+
+Tang et al. (2020) show that this expected value is biased at small ``k`` and that its bootstrap
+intervals undercover; beside it, ``tuning_curves`` gives the *median* tuning curve of the test
+metric with Lourie et al.'s exact, distribution-free simultaneous band (``_tuning_bands``).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import pandas as pd
 
 from analysis._load import prepare_results, score_at_chance
 from analysis._schema import ARM, DENSE, Metric, resolve_metric, sort_arms
+from analysis._tuning_bands import CONFIDENCE, median_tuning_curve
 
 SELECT_ON = "val_accuracy"
 TOLERANCE = 0.01  # "within 1 point of the best"
@@ -130,13 +135,18 @@ def tuning_curves(
 
     Returns:
         Rows ``arm``, ``k``, ``expected`` (test value), ``low``/``high`` (95% percentile band),
-        ``n_configs``; empty when no configuration of the random design has every method. ``k``
-        runs from 1 to the number of configurations, every value up to ``MAX_KS`` (200)
-        configurations and ``MAX_KS`` values on a log grid above (``k_values``).
+        ``median`` (the median of the best test value among ``k`` configurations, selected on
+        the test metric itself: Lourie et al., NAACL 2024) with ``median_low``/``median_high``
+        (its exact, distribution-free 95% band, simultaneous over every ``k``; NaN where it
+        runs beyond a metric with no bound, NLL), ``n_configs``; empty when no configuration
+        of the random design has every method. ``k`` runs from 1 to the number of
+        configurations, every value up to ``MAX_KS`` (200) configurations and ``MAX_KS``
+        values on a log grid above (``k_values``).
     """
     m = resolve_metric(metric)
     arms, val, test = _configs(score_at_chance(prepare_results(table)), m)
-    columns = ["arm", "metric", "k", "expected", "low", "high", "n_configs"]
+    columns = ["arm", "metric", "k", "expected", "low", "high", "median", "median_low",
+               "median_high", "n_configs"]  # fmt: skip
     n = val.shape[-1] if val.size else 0
     if n == 0:
         return pd.DataFrame(columns=columns)
@@ -148,6 +158,13 @@ def tuning_curves(
     else:
         boot = _resampled_expected_best(val, test, idx, ks)
     low, high = np.percentile(boot, [2.5, 97.5], axis=1)
+    upper = np.inf if m.upper is None else m.upper
+    bands = [
+        median_tuning_curve(t, ks, higher_is_better=m.higher_is_better, lower=0.0,
+                            upper=upper, confidence=CONFIDENCE, seed=seed)
+        for t in test
+    ]  # fmt: skip
+    finite = [[np.where(np.isfinite(x), x, np.nan) for x in band] for band in bands]
     rows = [
         {
             "arm": arm,
@@ -156,6 +173,9 @@ def tuning_curves(
             "expected": point[a, j],
             "low": low[a, j],
             "high": high[a, j],
+            "median": finite[a][0][j],
+            "median_low": finite[a][1][j],
+            "median_high": finite[a][2][j],
             "n_configs": n,
         }
         for a, arm in enumerate(arms)

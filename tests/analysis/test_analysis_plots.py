@@ -63,7 +63,7 @@ def test_importance_figure(data: pd.DataFrame, tmp_path: Path) -> None:
 def test_tuning_curves_figure(data: pd.DataFrame, tmp_path: Path) -> None:
     fig = analysis.plot_tuning_curves(data, n_boot=100)
     assert len(fig.axes) == 2
-    assert len(fig.axes[0].get_lines()) == 2  # both methods
+    assert len(fig.axes[0].get_lines()) == 4  # both methods: median (opda) and expected value
     check_image(fig, tmp_path / "tuning")
 
 
