@@ -7,18 +7,27 @@ was decided on, and its p-value.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from analysis import _variance as var
 from analysis._exact import mcnemar_p, newcombe_interval
+from analysis._fixed_bootstrap import fixed_pieces
 from analysis._pairs import Paired
+from analysis._power import divergence_power
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """A finished comparison before the family-wise correction."""
+    """A finished comparison before the family-wise correction.
+
+    ``p_value`` and ``direction`` come from the same draws as the interval (``_tails``): the
+    p-value is below 5% only when the interval excludes 0, on the direction's side.
+    ``detectable`` maps the family's most stringent Holm level to the smallest difference the
+    test detects with 80% power there (``analysis._power``; divergence only, else None).
+    """
 
     point: tuple[float, float]  # SSVI, dense VI (statistic units)
     draws: tuple[np.ndarray, ...]  # (2, B) draws of the statistic per test; interval: union
@@ -26,11 +35,34 @@ class Comparison:
     paired: Paired
     note: str = ""
     units: int | None = None  # configurations (or levels) compared, when not the pairs'
+    direction: str = ""  # "less" or "more": the side of 0 the tests' draws lie on
+    detectable: Callable[[float], float] | None = None
 
 
 def _with_zero(x: np.ndarray) -> np.ndarray:
     """A single method's draws, with dense VI's 0 as the second row."""
     return np.vstack([x[:1], np.zeros_like(x[:1])]) if x.shape[0] == 1 else x
+
+
+def _tails(frames: list[np.ndarray]) -> tuple[float, str]:
+    """Intersection-union p-value and direction from each test's ``(2, B)`` draws of the SDs.
+
+    The clipped SDs are compared, as in the interval and the point estimate. Each test gives a
+    one-sided p per direction (share of draws on the other side of 0, ties counted on both,
+    with Davison and Hinkley's +1); a direction holds when every test holds it, so its p is the
+    largest of the tests'; the two-sided p is twice the smaller direction's, at most 1.
+    """
+    less, more = [], []
+    for d in frames:
+        diff = d[0] - d[1]
+        diff = diff[~np.isnan(diff)]
+        if diff.size == 0:
+            return float("nan"), ""
+        less.append((int((diff >= 0).sum()) + 1) / (diff.size + 1))
+        more.append((int((diff <= 0).sum()) + 1) / (diff.size + 1))
+    p_less, p_more = max(less), max(more)
+    direction = "less" if p_less < p_more else "more" if p_more < p_less else ""
+    return float(min(1.0, 2 * min(p_less, p_more))), direction
 
 
 def config_sd_test(
@@ -50,30 +82,31 @@ def config_sd_test(
     config_var, _ = var.estimate(summary)
     point = _with_zero(var.sd(config_var)[:, None])[:, 0]
     note = _too_few(summary, minimum)
-    frames = [_with_zero(var.fixed_draws(summary, n_boot, rng)[0])]
+    pieces = [fixed_pieces(summary, n_boot, rng)]
     if resample:
-        frames.append(_with_zero(var.cluster_draws(summary, n_boot, rng)[0]))
-    ps = [var.two_sided_p(d[0] - d[1]) for d in frames]
-    p = float("nan") if note or any(x != x for x in ps) else max(ps)
-    draws = tuple(var.sd(d) for d in frames)
+        pieces.append(var.cluster_pieces(summary, n_boot, rng))
+    draws = tuple(_with_zero(var.sd(d.config_var())) for d in pieces)
+    p, direction = _tails(list(draws))
     point_ = (float(point[0]), float(point[1]))
-    return Comparison(point_, draws, p, paired, note, units=summary.n_configs)
+    if note:
+        p = float("nan")
+    return Comparison(point_, draws, p, paired, note, summary.n_configs, direction)
 
 
 def seed_noise(paired: Paired, n_boot: int, rng: np.random.Generator) -> Comparison:
+    """Pooled within-configuration SDs, configurations resampled and fixed (intersection-union
+    test, as ``config_sd_test`` with ``resample``)."""
     summary = var.summarize(paired.values)
     _, seed_var = var.estimate(summary)
     note = "" if summary.df >= 2 else "too few seeds: no configuration has two usable seeds"
-    _, cluster = var.cluster_draws(summary, n_boot, rng)
-    _, fixed = var.fixed_draws(summary, n_boot, rng)
-    p = np.nan
-    ps = [var.two_sided_p(cluster[0] - cluster[1]), var.two_sided_p(fixed[0] - fixed[1])]
-    if not note and not any(x != x for x in ps):
-        p = max(ps)
+    pieces = [var.cluster_pieces(summary, n_boot, rng), fixed_pieces(summary, n_boot, rng)]
+    draws = tuple(np.sqrt(d.seed_var()) for d in pieces)
+    p, direction = _tails(list(draws))
     sd = np.sqrt(seed_var)
-    return Comparison(
-        (float(sd[0]), float(sd[1])), (np.sqrt(cluster), np.sqrt(fixed)), p, paired, note
-    )
+    point = (float(sd[0]), float(sd[1]))
+    if note:
+        p = float("nan")
+    return Comparison(point, draws, p, paired, note, None, direction)
 
 
 def divergence(paired: Paired) -> Comparison:
@@ -89,7 +122,11 @@ def divergence(paired: Paired) -> Comparison:
     p = mcnemar_p(b, c)
     note = f"{b} pairs where only SSVI diverged, {c} where only dense VI did, of {n}"
     interval = np.array([[low], [high]])
-    return Comparison((float(rates[0]), float(rates[1])), (interval,), p, paired, note)
+    direction = "more" if b > c else "less" if c > b else ""
+    point = (float(rates[0]), float(rates[1]))
+    return Comparison(
+        point, (interval,), p, paired, note, None, direction, divergence_power(n, b, c)
+    )
 
 
 def _too_few(summary: var.Summary, minimum: int) -> str:

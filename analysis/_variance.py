@@ -19,16 +19,13 @@ Two bootstraps give intervals, and neither counts seed noise twice:
 - ``cluster_draws``: resample whole configurations (with all their seeds, the same draw for
   every method, so pairs stay paired). The seed noise inside each configuration travels with it,
   so one resampling captures both "which configurations" and "which seeds".
-- ``fixed_draws``: configurations fixed (a one-at-a-time sweep or a grid is a design, not a
-  sample); only seeds are redrawn, parametrically: the means are shrunk so that their spread is
-  the estimated ``config_var`` (not ``config_var + seed noise``), the seed variance is drawn from
-  its fiducial distribution ``seed_var_hat * df / chi2(df)`` (so a variance estimated from 3 seeds
-  is treated as uncertain), and fresh Gaussian seed noise is added.
+- ``fixed_draws`` (``analysis._fixed_bootstrap``): configurations fixed (a one-at-a-time sweep
+  or a grid is a design, not a sample); only seeds are redrawn, parametrically, with each
+  level's own seed variance and a pair's shared seed (module docstring there).
 
 Above ``EXACT_MAX_CONFIGS`` configurations, redrawing every configuration of every replicate
 (``n_boot x C`` numbers per draw) would make the cost grow with the study: there, each bootstrap
-draws only the sums its statistics are made of. ``fixed_draws`` stays exact in distribution
-(Gaussian seed noise projected on the few directions the sums depend on, the rest a chi-square);
+draws only the sums its statistics are made of (``fixed_draws``: see its module);
 ``cluster_draws`` draws the resample counts of the few outlying configurations exactly and the
 sums over the others from their normal approximation, with the exact mean and covariance of
 those draws (central limit theorem: with over 1,000 configurations its error is of order
@@ -57,6 +54,9 @@ class Summary:
             a level pooling several configurations, the mean of their ``1 / n`` over their
             number).
         dof: ``(C,)`` degrees of freedom of the within sums of squares (``n - 1``).
+        within_cp: ``(C, K, K)`` within sums of cross-products of the methods' deviations over
+            the seeds they share (diagonal: ``within_ss``), or None (methods independent):
+            the seeds-only bootstrap keeps a pair's shared seed (``_fixed_bootstrap``).
     """
 
     mean: np.ndarray
@@ -64,6 +64,7 @@ class Summary:
     n: np.ndarray
     noise: np.ndarray
     dof: np.ndarray
+    within_cp: np.ndarray | None = None
 
     @property
     def n_configs(self) -> int:
@@ -87,8 +88,10 @@ def summarize(values: np.ndarray) -> Summary:
         warnings.simplefilter("ignore", RuntimeWarning)
         mean = np.nanmean(v, axis=-1)
         noise = 1.0 / n
-    within = np.nansum((v - mean[..., None]) ** 2, axis=-1)
-    return Summary(mean, within, n, noise, n - 1)
+    deviation = np.nan_to_num(v - mean[..., None])
+    within = (deviation**2).sum(-1)
+    cross = np.einsum("kcs,jcs->ckj", deviation, deviation)
+    return Summary(mean, within, n, noise, n - 1, cross)
 
 
 def by_level(summary: Summary, levels: np.ndarray) -> Summary:
@@ -108,6 +111,11 @@ def by_level(summary: Summary, levels: np.ndarray) -> Summary:
         n=np.bincount(inverse, weights=summary.n).astype(int),
         noise=np.bincount(inverse, weights=summary.noise) / count**2,
         dof=np.bincount(inverse, weights=summary.dof).astype(int),
+        within_cp=None
+        if summary.within_cp is None
+        else np.stack([summary.within_cp[inverse == i].sum(0) for i in range(codes.size)]).reshape(
+            codes.size, *summary.within_cp.shape[1:]
+        ),
     )
 
 
@@ -149,6 +157,47 @@ def estimate(summary: Summary) -> tuple[np.ndarray, np.ndarray]:
     return components(summary.mean, summary.within_ss, summary.noise, summary.dof)
 
 
+@dataclass(frozen=True)
+class Draws:
+    """Bootstrap draws of the components, in pieces, so that an alternative with another
+    configuration spread (``scale``) or seed noise (``seed_scale``) costs no new draws.
+
+    ``config_var = scale^2 quadratic + scale seed_scale linear + seed_scale^2 (constant - seed
+    noise_mean)`` and ``seed_var = seed_scale^2 seed``, each ``(K, B)``; the test's own draws
+    use ``test_scale``. ``scale_for`` gives the scale at which the world the draws come from
+    has a given configuration variance: ``sqrt((target + offset) / observed)``.
+    """
+
+    quadratic: np.ndarray
+    linear: np.ndarray
+    constant: np.ndarray
+    seed: np.ndarray
+    noise_mean: np.ndarray
+    observed: np.ndarray
+    offset: np.ndarray
+    test_scale: np.ndarray
+
+    def config_var(
+        self, scale: np.ndarray | None = None, seed_scale: np.ndarray | float = 1.0
+    ) -> np.ndarray:
+        """``(K, B)`` configuration variances drawn at ``scale`` (default: the test's)."""
+        lam = (self.test_scale if scale is None else np.asarray(scale, dtype=float))[:, None]
+        rho = np.broadcast_to(np.asarray(seed_scale, dtype=float), lam.shape[:1])[:, None]
+        noise = self.constant - self.seed * self.noise_mean
+        return lam**2 * self.quadratic + lam * rho * self.linear + rho**2 * noise
+
+    def seed_var(self, seed_scale: np.ndarray | float = 1.0) -> np.ndarray:
+        """``(K, B)`` seed variances drawn with the seed SD times ``seed_scale``."""
+        rho = np.asarray(seed_scale, dtype=float)
+        return (rho[:, None] ** 2 if rho.ndim else rho**2) * self.seed
+
+    def scale_for(self, target: np.ndarray) -> np.ndarray:
+        """``(K,)`` scale at which the configuration variance is ``target``."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lam = np.sqrt(np.clip(target + self.offset, 0, None) / self.observed)
+        return np.where(self.observed > 0, lam, 0.0)
+
+
 def cluster_draws(
     summary: Summary, n_boot: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -164,91 +213,40 @@ def cluster_draws(
     Returns:
         ``(config_var, seed_var)``, each ``(K, n_boot)``.
     """
-    c = summary.n_configs
+    draws = cluster_pieces(summary, n_boot, rng)
+    return draws.config_var(), draws.seed_var()
+
+
+def cluster_pieces(summary: Summary, n_boot: int, rng: np.random.Generator) -> Draws:
+    """``cluster_draws`` in pieces: a scale multiplies the observed means' deviations."""
+    c, k = summary.n_configs, summary.mean.shape[0]
     if c > EXACT_MAX_CONFIGS:
-        return _cluster_sums(summary, n_boot, rng)
-    idx = rng.integers(0, c, size=(n_boot, c))
-    config_var, seed_var, between = _components(
-        summary.mean[:, idx], summary.within_ss[:, idx], summary.noise[idx], summary.dof[idx]
+        spread, seed_var, noise_mean = _cluster_sums(summary, n_boot, rng)
+    else:
+        idx = rng.integers(0, c, size=(n_boot, c))
+        _, seed_var, spread = _components(
+            summary.mean[:, idx], summary.within_ss[:, idx], summary.noise[idx], summary.dof[idx]
+        )
+        noise_mean = summary.noise[idx].astype(float).mean(-1)
+    _, pooled, between = _components(summary.mean, summary.within_ss, summary.noise, summary.dof)
+    zero = np.zeros((k, n_boot))
+    return Draws(
+        quadratic=spread * c / max(c - 1, 1),
+        linear=zero,
+        constant=zero,
+        seed=seed_var,
+        noise_mean=noise_mean,
+        observed=np.nan_to_num(between),
+        offset=np.nan_to_num(pooled) * float(summary.noise.mean()),
+        test_scale=np.ones(k),
     )
-    return config_var + between / max(c - 1, 1), seed_var
-
-
-def fixed_draws(
-    summary: Summary, n_boot: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Components when only the seeds are redrawn (the configurations are fixed by the design).
-
-    Each method is redrawn independently (different runs): shrunk means plus Gaussian seed noise
-    whose variance is drawn from its fiducial distribution.
-
-    Above ``EXACT_MAX_CONFIGS`` configurations the draws' variances come from the few sums they
-    depend on (``_fixed_sums``), with the same distribution.
-
-    Returns:
-        ``(config_var, seed_var)``, each ``(K, n_boot)``.
-    """
-    config_var, seed_var = estimate(summary)
-    df = max(summary.df, 1)
-    noise = summary.noise.astype(float)
-    large = summary.n_configs > EXACT_MAX_CONFIGS
-    out_c, out_s = [], []
-    for k in range(summary.mean.shape[0]):
-        m = summary.mean[k]
-        spread = m.var(ddof=1) if m.size > 1 else 0.0
-        keep = np.sqrt(max(config_var[k], 0.0) / spread) if spread > 0 else 0.0
-        mu = m.mean() + (m - m.mean()) * keep
-        sigma2 = seed_var[k] * df / rng.chisquare(df, size=(n_boot, 1))
-        if large:
-            spread_drawn = _fixed_sums(mu, noise, sigma2[:, 0], rng)
-        else:
-            drawn = mu + np.sqrt(sigma2 * noise) * rng.standard_normal((n_boot, m.size))
-            spread_drawn = drawn.var(-1, ddof=1)
-        s2 = sigma2[:, 0] * rng.chisquare(df, size=n_boot) / df
-        out_c.append(spread_drawn - s2 * noise.mean())
-        out_s.append(s2)
-    return np.stack(out_c), np.stack(out_s)
-
-
-def _fixed_sums(
-    mu: np.ndarray, noise: np.ndarray, sigma2: np.ndarray, rng: np.random.Generator
-) -> np.ndarray:
-    """``var(mu + sqrt(sigma2 * noise) * z, ddof=1)`` over configurations for each of the
-    ``(B,)`` ``sigma2``, ``z`` standard normal, in ``O(B x groups)`` instead of ``O(B x C)``.
-
-    The variance needs, per group ``g`` of configurations with the same ``noise``, only
-    ``sum z``, ``sum a z`` (``a``: the centred ``mu``) and ``sum z^2``. Writing ``z`` in an
-    orthonormal basis whose first vectors span the group's ones and ``a`` gives them exactly:
-    ``sum z = sqrt(n) u1``, ``sum a z = mean(a) sqrt(n) u1 + |a - mean(a)| u2`` and
-    ``sum z^2 = u1^2 + u2^2 + chi2(n - rank)``, with ``u1, u2`` standard normal.
-    """
-    a = mu - mu.mean()
-    levels, group = np.unique(noise, return_inverse=True)
-    n = np.bincount(group).astype(float)
-    a_sum = np.bincount(group, weights=a)
-    a_mean = a_sum / n
-    rest = np.sqrt(np.bincount(group, weights=(a - a_mean[group]) ** 2))
-    rank = np.where(rest > 0, 2.0, 1.0)
-    b = np.sqrt(levels)
-    size = (sigma2.size, levels.size)
-    u1, u2 = rng.standard_normal(size), rng.standard_normal(size)
-    free = np.maximum(n - rank, 0.0)
-    chi2 = np.where(free > 0, rng.chisquare(np.maximum(free, 1.0), size=size), 0.0)
-    u2 = np.where(rest > 0, u2, 0.0)
-    z_sum = np.sqrt(n) * u1
-    az_sum = a_mean * z_sum + rest * u2
-    zz_sum = u1**2 + u2**2 + chi2
-    sigma = np.sqrt(sigma2)
-    total = a_sum.sum() + sigma * (z_sum @ b)
-    squares = (a**2).sum() + 2 * sigma * (az_sum @ b) + sigma2 * (zz_sum @ b**2)
-    count = mu.size
-    return (squares - total**2 / count) / max(count - 1, 1)
 
 
 def _cluster_sums(
     summary: Summary, n_boot: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """``cluster_draws`` from the resampled sums, their bulk drawn from a normal approximation.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``cluster_draws``' spread, seed variance and seed-noise mean from the resampled sums,
+    their bulk drawn from a normal approximation.
 
     A resample's components depend on its ``C`` configurations only through the sums of their
     (centred) means, squared means, within sums of squares, degrees of freedom and seed noises.
@@ -278,8 +276,7 @@ def _cluster_sums(
     spread = (s2 - s1**2 / c) / (c - 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         seed_var = np.where(dof > 0, within / dof, np.nan)
-    config_var = spread - seed_var * (seed_noise / c) + spread / (c - 1)
-    return config_var, seed_var
+    return spread, seed_var, seed_noise / c
 
 
 HEAVY = 64  # configurations whose resample counts ``_cluster_sums`` draws exactly

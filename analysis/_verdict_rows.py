@@ -12,9 +12,9 @@ from scipy import special
 from analysis import _variance as var
 from analysis._comparisons import Comparison
 from analysis._exact import _norm_isf
+from analysis._power import POWER
 
 LESS, NONE, MORE = "less", "none", "more"
-POWER = 0.8  # of the smallest detectable difference
 COLUMNS = [
     "family",
     "arm",
@@ -87,6 +87,8 @@ def row(
         else test.paired.n_pairs,
         "n_dropped": test.paired.dropped,
         "note": test.note,
+        "_direction": test.direction,
+        "_detect": test.detectable,
     }
 
 
@@ -96,7 +98,15 @@ def _union(values: np.ndarray, pick: Any) -> float:
 
 
 def holm(out: pd.DataFrame, alpha: float) -> pd.DataFrame:
-    """Holm-adjusted p-values per family, verdicts and smallest detectable differences."""
+    """Holm-adjusted p-values per family, verdicts and smallest detectable differences.
+
+    A verdict (``less`` / ``more``) needs the Holm-adjusted p below ``alpha``, and the tests'
+    draws and the point difference on the same side of 0: a difference of exactly 0 is ``none``.
+    ``detectable`` at the family's most stringent Holm level, ``alpha / m``: the exact power
+    calculation of the divergence row (``analysis._power``); for the others still half the
+    observed interval scaled to that level and 80% power (a normal approximation, optimistic
+    under an alternative: issue 21, item 2 is open for them).
+    """
     out["p_holm"] = np.nan
     out["detectable"] = np.nan
     for _, idx in out.groupby("family").groups.items():
@@ -107,10 +117,17 @@ def holm(out: pd.DataFrame, alpha: float) -> pd.DataFrame:
             order = tested.sort_values(kind="stable")
             adjusted = np.minimum(1.0, np.maximum.accumulate(order.to_numpy() * (m - np.arange(m))))
             out.loc[order.index, "p_holm"] = adjusted
-        z = _norm_isf(alpha / (2 * max(m, 1))) + float(special.ndtri(POWER))
+        level = alpha / max(m, 1)
+        # half the interval, scaled to the Holm level and 80% power (normal approximation);
+        # the divergence row: the exact test's power (``analysis._power``)
+        z = _norm_isf(level / 2) + float(special.ndtri(POWER))
         half = (out.loc[idx, "ci_high"] - out.loc[idx, "ci_low"]) / 2
-        out.loc[idx, "detectable"] = z * half / _norm_isf(0.025)
+        out.loc[idx, "detectable"] = [
+            detect(level) if detect is not None and p_ == p_ else z * h / _norm_isf(0.025)
+            for detect, p_, h in zip(out.loc[idx, "_detect"], p, half, strict=True)
+        ]
     significant = out["p_holm"] < alpha
-    direction = np.where(out["difference"] < 0, LESS, MORE)
-    out["verdict"] = np.where(significant, direction, NONE)
+    side = np.where(out["difference"] < 0, LESS, np.where(out["difference"] > 0, MORE, NONE))
+    agree = side == out["_direction"].to_numpy()
+    out["verdict"] = np.where(significant & agree, side, NONE)
     return out[COLUMNS].reset_index(drop=True)

@@ -51,6 +51,7 @@ from analysis._comparisons import config_sd_test, divergence, seed_noise
 from analysis._design import effect_rows, grid_axes, oat_params, shared_rows, ssvi_only_rows
 from analysis._load import prepare_results, score_at_chance
 from analysis._pairs import Paired, pair_all
+from analysis._power import POWER
 from analysis._range_verdicts import DESCRIPTION, FAMILY, range_verdicts
 from analysis._schema import (
     ARM,
@@ -64,7 +65,7 @@ from analysis._schema import (
     ssvi_only,
 )
 from analysis._variance import by_level, summarize
-from analysis._verdict_rows import COLUMNS, LESS, MORE, NONE, POWER, holm, row
+from analysis._verdict_rows import COLUMNS, LESS, MORE, NONE, holm, row
 from analysis._verdict_sentences import sentence
 
 __all__ = [
@@ -142,7 +143,9 @@ def verdicts(
             minimum = MIN_CONFIGS if sample else MIN_LEVELS
             test = config_sd_test(summary, paired, n_boot, rng, minimum, resample=sample)
             rows.append(row("ssvi_only", arm, m.key, scope, test, source=source))
-    out = holm(pd.DataFrame(rows, columns=COLUMNS).assign(line=""), alpha)
+    out = holm(
+        pd.DataFrame(rows, columns=[*COLUMNS, "_direction", "_detect"]).assign(line=""), alpha
+    )
     ranges = range_verdicts(data, tuple(m.key for m in keys), seed=seed, n_boot=n_boot, alpha=alpha)
     return pd.concat([out, ranges[COLUMNS]], ignore_index=True) if len(ranges) else out
 

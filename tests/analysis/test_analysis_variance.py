@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from analysis import _fixed_bootstrap as fixed
 from analysis import _variance as var
+from analysis._fixed_bootstrap import fixed_draws
 
 
 def _values(rng: np.random.Generator, mu: np.ndarray, sd: float, n: np.ndarray) -> np.ndarray:
@@ -64,7 +66,7 @@ def test_fixed_draws_cover_the_true_configuration_variance() -> None:
     covered = []
     for _ in range(400):
         summary = var.summarize(_values(rng, mu, 0.5, np.full(5, 3)))
-        draws, _ = var.fixed_draws(summary, 1000, rng)
+        draws, _ = fixed_draws(summary, 1000, rng)
         low, high = var.percentile_interval(draws[0])
         covered.append(low <= truth <= high)
     assert np.mean(covered) >= 0.93
@@ -99,12 +101,16 @@ def test_large_studies_draw_the_sums_with_the_exact_bootstraps_distribution(
     for i in range(c):
         values[:, i, : n[i]] = mu[:, i, None] + 0.01 * rng.standard_normal((2, n[i]))
     summary = var.summarize(values)
-    exact = getattr(var, draws)(summary, 10_000, np.random.default_rng(5))
+    module = fixed if draws == "fixed_draws" else var
+    exact = getattr(module, draws)(summary, 10_000, np.random.default_rng(5))
     monkeypatch.setattr(var, "EXACT_MAX_CONFIGS", 100)
-    sums = getattr(var, draws)(summary, 10_000, np.random.default_rng(6))
+    sums = getattr(module, draws)(summary, 10_000, np.random.default_rng(6))
     for a, b in zip(exact, sums, strict=True):  # config_var, seed_var
         for d_exact, d_sums in ((a[0], b[0]), (a[1], b[1]), (a[0] - a[1], b[0] - b[1])):
             q_exact = np.percentile(d_exact, [2.5, 50, 97.5])
             q_sums = np.percentile(d_sums, [2.5, 50, 97.5])
             width = q_exact[2] - q_exact[0]
-            assert q_sums == pytest.approx(q_exact, abs=0.04 * width)
+            # the seeds-only bootstrap's sums pool the seed variance (its exact draws keep each
+            # configuration's): the same distribution here, up to that difference
+            tolerance = 0.04 if draws == "cluster_draws" else 0.1
+            assert q_sums == pytest.approx(q_exact, abs=tolerance * width)

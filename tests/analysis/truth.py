@@ -65,6 +65,9 @@ class World:
         density_sweep: SSVI densities of a one-at-a-time density sweep (``--all-knobs``);
             ``density_effect``: accuracy SSVI loses at a density below 0.1.
         n_random, n_random_ssvi, n_seeds: sizes of the design.
+        noisy_level: ``(knob, value)``: runs at that value have ``noisy_factor`` times the seed
+            SD (SSVI's runs only, or both methods' with ``noisy_both``), the mean unchanged.
+        designs: the designs the study ran.
     """
 
     effect: float = 1.0
@@ -80,6 +83,10 @@ class World:
     n_random_ssvi: int = 10
     n_seeds: int = 3
     seed_sd: dict[str, float] = field(default_factory=lambda: dict(SEED_SD))
+    noisy_level: tuple[str, object] | None = None
+    noisy_factor: float = 1.0
+    noisy_both: bool = False
+    designs: tuple[str, ...] = ("grid", "oat", "random", "random_ssvi")
 
 
 def _dense_surface(hp: dict[str, object]) -> dict[str, float]:
@@ -158,6 +165,8 @@ def make_table(world: World = World(), seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     trials = []
     for design, oat_param, hp, densities in _configs(world, rng):
+        if design not in world.designs:
+            continue
         is_default = all(hp[k] == BASE[k] for k in BASE) and oat_param != "density"
         for density in densities:
             for s in range(world.n_seeds):
@@ -186,6 +195,9 @@ def _row(design, oat_param, hp, is_default, density, s, diverged, world, rng, i)
     if ssvi and density < 0.1:
         truth["accuracy"] -= world.density_effect
     scale = world.noise if ssvi else 1.0
+    if world.noisy_level is not None and (ssvi or world.noisy_both):
+        knob, value = world.noisy_level
+        scale *= world.noisy_factor if hp[knob] == value else 1.0
     v = {k: truth[k] + scale * world.seed_sd[k] * rng.normal() for k in truth}
     nan = float("nan")
     acc = v["accuracy"]

@@ -1,0 +1,69 @@
+"""Seed noise that differs by level, and the divergence row's ``detectable``, measured on tables
+whose truth is known.
+
+As ``test_analysis_calibration.py``: every replicate is a whole study table drawn from a
+``truth.World`` and analysed by the real ``verdicts``, here on accuracy only (the rows these
+tests read; fewer rows also make Holm's correction less strict, so the rates are if anything
+higher than with four metrics) with 1,000 bootstrap draws. A rate "at most 5%" is one that an
+exact binomial test of "rate <= 5%" does not reject at the 1% level; a power "at least 80%" one
+that a test of "power >= 80%" does not reject at the 1% level (with 100 replicates: at least 71
+hits).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+
+import pandas as pd
+import pytest
+from scipy import stats
+from test_analysis_calibration import _at_most_5_percent, _family_rate
+from truth import World, make_table
+
+from analysis import verdicts
+
+
+def _one(args: tuple[World, int]) -> pd.DataFrame:
+    world, seed = args
+    out = verdicts(make_table(world, seed=seed), seed=seed, n_boot=1000, metrics=("accuracy",))
+    return out.assign(replicate=seed)
+
+
+def _simulate(world: World, replicates: int) -> pd.DataFrame:
+    jobs = [(world, 2000 + r) for r in range(replicates)]
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        return pd.concat(pool.map(_one, jobs, chunksize=10), ignore_index=True)
+
+
+def _at_least_80_percent(hits: int, n: int) -> bool:
+    return stats.binomtest(hits, n, 0.8, alternative="less").pvalue >= 0.01
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "world",
+    [
+        World(noisy_level=("kl_weight", 0.3), noisy_factor=5.0),  # SSVI's runs only
+        World(noisy_level=("init_sigma", 1e-4), noisy_factor=5.0, noisy_both=True),
+    ],
+    ids=["shared_knob_ssvi", "shared_knob_both"],
+)
+def test_seed_noise_that_differs_by_level_is_not_sensitivity(world: World) -> None:
+    # one value of a shared knob has 5x the seed noise, its mean unchanged
+    results = _simulate(world, replicates=100)
+    for family in ("sensitivity", "ssvi_only"):
+        fired, n = _family_rate(results, family)
+        assert _at_most_5_percent(fired, n), (family, fired, n)
+
+
+@pytest.mark.slow
+def test_the_divergence_row_s_detectable_has_its_power() -> None:
+    null = _simulate(World(), replicates=2)
+    row = null[null["scope"] == "divergence"]
+    detectable = float(row["detectable"].iloc[0])  # 75 pairs, no divergence, level 0.05 / 2
+    assert (row["detectable"] == detectable).all() and 0.10 < detectable < 0.16
+    # every SSVI run diverges with that probability, dense VI's never
+    results = _simulate(World(diverge_above=0.0, diverge_rate=detectable), replicates=100)
+    rows = results[results["scope"] == "divergence"]
+    more = int((rows["verdict"] == "more").sum())
+    assert _at_least_80_percent(more, 100), (more, detectable)
