@@ -55,6 +55,8 @@ def tune_domains(space: dict[str, tuple[Any, ...]], method: str) -> dict[str, An
 def make_searcher(storage_url: str, study_name: str, seed: int, repeats: int) -> Any:
     """A seeded TPE OptunaSearch persisted in ``storage_url``; each configuration repeated for
     ``repeats`` seeds (Repeater averages them before Optuna sees the value)."""
+    # Optuna's INFO lines ('A new study created in RDB ...'): the progress line says it
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     searcher = OptunaSearch(
         metric=METRIC, mode=MODE, sampler=optuna.samplers.TPESampler(seed=seed),
         storage=optuna.storages.RDBStorage(storage_url), study_name=study_name,
