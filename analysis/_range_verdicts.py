@@ -156,7 +156,7 @@ def _holm(out: pd.DataFrame, alpha: float) -> pd.DataFrame:
     out["detectable"] = np.where(out["p_value"].notna(), z * out["_se"], np.nan)
     wider = out["difference"] > 0
     allowed = np.array([may[0] if w else may[1] for may, w in zip(out["_may"], wider, strict=True)])
-    significant = (out["p_holm"] < alpha).to_numpy() & allowed
+    significant = (out["p_holm"] < alpha).to_numpy() & allowed & (out["difference"] != 0)
     out["verdict"] = np.where(significant, np.where(wider, LESS, MORE), NONE)
     return out.drop(columns=["_sides", "_se", "_may"])
 

@@ -143,7 +143,8 @@ def write_report(
     background.close()  # every figure is on disk before the HTML embeds them
     doc.blocks += sections.blocks
     doc.heading("Method")
-    doc.bullets(text.method_notes(n_boot))
+    seeds = int(data.groupby([ARM, "config_id"])["seed"].nunique().min())
+    doc.bullets(text.method_notes(n_boot, seeds))
     (out / "tables").mkdir(parents=True, exist_ok=True)
     for name, frames in got.tables.items():
         pd.concat(frames, ignore_index=True).to_csv(out / "tables" / f"{name}.csv", index=False)

@@ -11,7 +11,9 @@ correction:
 - ``noise``: seed-to-seed noise (``scope == "seed_noise"``: pooled within-configuration SD) and
   divergence (``scope == "divergence"``, ``metric == "divergence"``: share of runs that
   diverged), both paired like the headline. Noisier seeds or more divergence is a different
-  finding from more sensitivity, and is reported as such.
+  finding from more sensitivity, and is reported as such. Divergence shares the family on
+  purpose: both are run-to-run outcomes at a fixed configuration, the "is it reliable" question
+  beside the headline's "does it need tuning", so one family-wise error rate covers it.
 - ``ssvi_only``: SSVI's sensitivity to the knobs dense VI does not have (``scope ==
   "ssvi_only:<knob>"`` for a one-at-a-time sweep, ``"ssvi_only"`` for the SSVI-only random
   sample): SSVI's configuration SD against the 0 that dense VI has by construction.
