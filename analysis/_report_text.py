@@ -370,9 +370,10 @@ def method_notes(n_boot: int, seeds: int = 3) -> list[str]:
         "with the configurations fixed and only the seeds redrawn (parametric bootstrap, each "
         "level with its own seed variance shrunk toward the pooled one, a pair's methods drawn "
         "together, the seed variance's scale from its fiducial distribution): the larger "
-        "p-value counts (intersection-union test). A one-at-a-time level is one configuration: only seeds "
-        f"vary there. An overall verdict needs {MIN_CONFIGS} paired configurations and two "
-        "seeds somewhere. Divergence: exact McNemar test over the pairs.",
+        "p-value counts (intersection-union test). A one-at-a-time level is one "
+        "configuration: only seeds vary there. An overall verdict needs "
+        f"{MIN_CONFIGS} paired configurations and two seeds somewhere. Divergence: exact "
+        "McNemar test over the pairs.",
         "Smallest detectable difference: (z of the Holm-corrected level + z of 80% power) "
         "times the interval's standard error (a normal approximation that is optimistic under "
         "an alternative); divergence: the exact McNemar test's 80% power at the Holm level.",
