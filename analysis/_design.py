@@ -111,6 +111,13 @@ def _levels(values: pd.Series, param: str) -> pd.Series:
     return values.groupby(bins, observed=True).transform("median")
 
 
+def spread_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows that describe a method's spread over the configurations it ran: every design but
+    ``edge``, whose values are chosen adaptively to find where each method fails (they belong to
+    the working ranges, ``analysis._ranges``)."""
+    return df[df["design"] != "edge"]
+
+
 def shared_rows(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """The rows that compare SSVI with dense VI on the hyperparameters both have.
 

@@ -13,7 +13,7 @@ from matplotlib.image import AxesImage
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
-from analysis._design import config_table, grid_axes
+from analysis._design import config_table, grid_axes, spread_rows
 from analysis._importance import EVALUATORS
 from analysis._load import prepare_results
 from analysis._schema import ARM, Metric, arm_label, resolve_metric, sort_arms
@@ -37,7 +37,7 @@ def plot_heatmaps(
         ValueError: no grid design with two varied hyperparameters.
     """
     m = resolve_metric(metric)
-    data = prepare_results(df)
+    data = spread_rows(prepare_results(df))
     axes = axes or grid_axes(data)
     if axes is None:
         raise ValueError("no grid design with two varied hyperparameters in the table")
@@ -104,7 +104,7 @@ def plot_ecdf(df: pd.DataFrame, metric: str | Metric = "accuracy") -> Figure:
     value: its curve rises steeply at the good end of the axis.
     """
     m = resolve_metric(metric)
-    configs = config_table(prepare_results(df), m)
+    configs = config_table(spread_rows(prepare_results(df)), m)
     fig = new_figure(6.4, 4.2)
     ax = fig.subplots()
     for arm in sort_arms(configs[ARM]):
@@ -208,7 +208,7 @@ def plot_accuracy_vs_flops(df: pd.DataFrame, metric: str | Metric = "accuracy") 
         ValueError: the table has no ``train_flops`` column.
     """
     m = resolve_metric(metric)
-    data = prepare_results(df)
+    data = spread_rows(prepare_results(df))
     if "train_flops" not in data.columns:
         raise ValueError("the results table has no train_flops column")
     configs = config_table(data, m)

@@ -13,6 +13,7 @@ from analysis._design import (
     same_as,
     same_except,
     shared_rows,
+    spread_rows,
     ssvi_only_rows,
 )
 from analysis._load import prepare_results
@@ -86,7 +87,7 @@ def sensitivity_summary(
     """
     m = resolve_metric(metric)
     tol = m.tolerance if tolerance is None else tolerance
-    data = prepare_results(df)
+    data = spread_rows(prepare_results(df))
     shared, _ = shared_rows(data)
     rows = []
     for arm in [a for a in sort_arms(shared[ARM]) if a != DENSE]:
@@ -182,7 +183,7 @@ def seed_vs_config_variance(df: pd.DataFrame, metric: str | Metric = "accuracy")
         ``config_std``, ``noise_fraction``, ``mean_noise_fraction``, ``f_ratio``.
     """
     m = resolve_metric(metric)
-    data = prepare_results(df)
+    data = spread_rows(prepare_results(df))
     rows = []
     for arm in sort_arms(data[ARM]):
         # Trials repeating a (configuration, seed) pair in another design are averaged: a
@@ -244,7 +245,7 @@ def tunability(df: pd.DataFrame, metric: str | Metric = "accuracy") -> pd.DataFr
     """
     m = resolve_metric(metric)
     sign = 1.0 if m.higher_is_better else -1.0
-    configs = config_table(prepare_results(df), m).dropna(subset=["value"])
+    configs = config_table(spread_rows(prepare_results(df)), m).dropna(subset=["value"])
     rows = []
     for arm in sort_arms(configs[ARM]):
         arm_configs = configs[configs[ARM] == arm]
@@ -345,7 +346,7 @@ def divergence_table(df: pd.DataFrame) -> pd.DataFrame:
         Rows ``hyperparameter``, ``level``, ``arm``, ``runs``, ``diverged``, ``rate``,
         ``source``.
     """
-    data = prepare_results(df)
+    data = spread_rows(prepare_results(df))
     shared, _ = shared_rows(data)
     parts = [
         data.assign(level="", hyperparameter="all", source="all designs"),

@@ -26,3 +26,16 @@ def test_spread_tables_leave_the_edge_design_out(study_table: pd.DataFrame, tmp_
     assert got["worst"].min() > 0.5  # no collapsed edge configuration among them
     ranges = pd.read_csv(tmp_path / "tables" / "ranges.csv")
     assert {"init_sigma", "lr"} <= set(ranges["knob"])  # the edge rows did reach the ranges
+
+
+def test_the_spread_statistics_leave_the_edge_design_out(study_table: pd.DataFrame) -> None:
+    """The library functions the notebook calls, too: the same answer with or without the edge
+    design's rows."""
+    from analysis import divergence_table, seed_vs_config_variance, tunability
+
+    edge = make_edge_table(seed=1)
+    edge = edge.assign(config_id="edge-" + edge["config_id"].astype(str))
+    table = pd.concat([study_table, edge], ignore_index=True)
+    for statistic in (sensitivity_summary, seed_vs_config_variance, tunability):
+        pd.testing.assert_frame_equal(statistic(table), statistic(study_table))
+    pd.testing.assert_frame_equal(divergence_table(table), divergence_table(study_table))
