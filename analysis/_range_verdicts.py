@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from analysis._practical import RANGE_MARGIN, read
 from analysis._ranges import RANGE_METRICS, Edges, all_edges, width
 from analysis._schema import DENSE, arm_label, resolve_metric
 from analysis._style import PARAM_LABELS, fmt_setting
@@ -49,6 +50,7 @@ def range_verdicts(
     n_boot: int = 10_000,
     alpha: float = 0.05,
     delta: float | Mapping[str, float] | None = None,
+    margin: float = RANGE_MARGIN,
 ) -> pd.DataFrame:
     """The ``range`` family's rows (``verdicts``' columns and ``line``), Holm-corrected.
 
@@ -56,6 +58,7 @@ def range_verdicts(
         data: a prepared results table.
         metrics: metric keys; only those in ``VERDICT_METRICS`` (accuracy) get rows.
         seed, n_boot, alpha, delta: as ``verdicts`` and ``working_ranges``.
+        margin: the practical reading's margin on the width difference, in decades.
     """
     metrics = tuple(k for k in metrics if resolve_metric(k).key in VERDICT_METRICS)
     found = all_edges(data, metrics, delta, n_boot, seed) if metrics else []
@@ -68,7 +71,7 @@ def range_verdicts(
     out = pd.DataFrame(rows)
     if out.empty:
         return out
-    return _holm(out, alpha)
+    return _holm(out, alpha, margin)
 
 
 def _compare(ssvi: Edges, dense: Edges, knob: str, metric: str, line: str) -> dict[str, Any]:
@@ -123,7 +126,22 @@ def _compare(ssvi: Edges, dense: Edges, knob: str, metric: str, line: str) -> di
         "_sides": sides,
         "_se": float(np.std(draws)),
         "_may": (may_less, may_more),
+        "_tests": _practical_tests(draws, cens_s, cens_d, may_less, may_more),
     }
+
+
+def _practical_tests(
+    draws: np.ndarray, cens_s: np.ndarray, cens_d: np.ndarray, may_less: bool, may_more: bool
+) -> Any:
+    """The draws a practical reading may use: equivalence only when both methods' edges are
+    censored on the same sides (the widths then compare inside the same probed range); a
+    censored width alone can only show the direction it bounds."""
+    if (cens_s & cens_d).all():
+        return None  # no edge anywhere
+    if (cens_s == cens_d).all():
+        return [draws]
+    allowed = {LESS} if may_less and not may_more else {MORE} if may_more and not may_less else ()
+    return ([draws], allowed) if allowed else None
 
 
 def _note(
@@ -143,7 +161,7 @@ def _note(
     return "; ".join(parts)
 
 
-def _holm(out: pd.DataFrame, alpha: float) -> pd.DataFrame:
+def _holm(out: pd.DataFrame, alpha: float, margin: float = RANGE_MARGIN) -> pd.DataFrame:
     p = out["p_value"]
     tested = p.dropna().sort_values(kind="stable")
     m = len(tested)
@@ -158,7 +176,20 @@ def _holm(out: pd.DataFrame, alpha: float) -> pd.DataFrame:
     allowed = np.array([may[0] if w else may[1] for may, w in zip(out["_may"], wider, strict=True)])
     significant = (out["p_holm"] < alpha).to_numpy() & allowed & (out["difference"] != 0)
     out["verdict"] = np.where(significant, np.where(wider, LESS, MORE), NONE)
-    return out.drop(columns=["_sides", "_se", "_may"])
+    # wider is less sensitive: the reading's "less" is a difference beyond +margin
+    reading = read(out["_tests"].map(_flip), alpha, -margin, margin, ratio=False)
+    out["practical"] = reading["practical"]
+    out["equivalence_margin"] = reading["equivalence_margin"]
+    return out.drop(columns=["_sides", "_se", "_may", "_tests"])
+
+
+def _flip(tests: Any) -> Any:
+    """Width differences as 'SSVI less sensitive is negative', the practical reading's sign."""
+    if tests is None:
+        return None
+    if isinstance(tests, tuple):
+        return [-d for d in tests[0]], tests[1]
+    return [-d for d in tests]
 
 
 def range_sentence(row: Mapping[str, Any] | pd.Series) -> str:
@@ -188,4 +219,6 @@ def range_sentence(row: Mapping[str, Any] | pd.Series) -> str:
         text += f"; {row['note']}"
     if row["verdict"] == NONE and row["detectable"] == row["detectable"]:
         text += f"; a difference of {row['detectable']:.2f} decades would have been detected"
-    return text + "."
+    from analysis._verdict_sentences import practical_clause
+
+    return text + practical_clause(row, ratio=False) + "."

@@ -16,6 +16,7 @@ from analysis._design import shared_rows
 from analysis._document import Document
 from analysis._importance import EVALUATORS, NotEnoughTrialsError, importance
 from analysis._load import prepare_results
+from analysis._practical import RANGE_MARGIN, RATIO_MARGIN
 from analysis._ranges import RANGE_METRICS, range_knobs, working_ranges
 from analysis._report_metrics import cost_section, importance_section, metric_section
 from analysis._report_parts import Collected, Later, Output
@@ -33,6 +34,8 @@ def write_report(
     seed: int = 0,
     num_classes: int | None = None,
     vector_format: str = "none",
+    margin: float = RATIO_MARGIN,
+    range_margin: float = RANGE_MARGIN,
 ) -> Path:
     """Write the sensitivity report of a results table.
 
@@ -86,7 +89,15 @@ def write_report(
         # the statistics that need no figure are queued first: the worker starts on them
         # while the sections below are drawn
         later = Later(
-            verdicts=background.submit(verdicts, SHARED, seed=seed, n_boot=n_boot, metrics=keys)
+            verdicts=background.submit(
+                verdicts,
+                SHARED,
+                seed=seed,
+                n_boot=n_boot,
+                metrics=keys,
+                margin=margin,
+                range_margin=range_margin,
+            )  # fmt: skip
             if keys
             else None,
             # the sensitivity analysis (secondary: fewer draws), when some run diverged

@@ -42,8 +42,31 @@ def answer(v: pd.DataFrame) -> list[str]:
             )
         else:
             meaning = f"{MEANING[str(r['verdict'])]} (Holm-adjusted p = {r['p_holm']:.2g})"
-        out.append(f"**{m.title}: {label}** — {numbers}: {meaning}.")
+        out.append(f"**{m.title}: {label}** — {numbers}: {meaning}{_practical_words(r)}.")
     return out
+
+
+def _practical_words(r: pd.Series) -> str:
+    """The practical reading in the answer's words (``analysis._practical``)."""
+    reading = r.get("practical", "")
+    detected = r["verdict"] in (LESS, MORE)
+    return {
+        "equivalent": "; but within the margin of practical equivalence"
+        if detected
+        else "; practically equivalent (inside the margin)",
+        "less": "; beyond the margin: SSVI is practically less sensitive",
+        "more": "; beyond the margin: SSVI is practically more sensitive",
+        "inconclusive": "; whether it matters is inconclusive (the interval reaches past the "
+        "margin)",
+    }.get(str(reading), "")
+
+
+def _practical_cell(r: pd.Series) -> str:
+    reading, margin = r.get("practical", ""), r.get("equivalence_margin", float("nan"))
+    if not isinstance(reading, str) or not reading:
+        return ""
+    shown = f"{margin:.2f}x" if margin == margin and margin < 1e6 else "none"
+    return f"{reading} ({shown})"
 
 
 def verdict_table(v: pd.DataFrame, family: str) -> pd.DataFrame:
@@ -79,10 +102,13 @@ def verdict_table(v: pd.DataFrame, family: str) -> pd.DataFrame:
                 "Holm p": "n/a" if r["p_holm"] != r["p_holm"] else f"{r['p_holm']:.2g}",
                 "verdict": f"**{r['verdict']}**" if r["verdict"] != NONE else NONE,
                 f"detectable ({POWER:.0%} power)": cell(r["detectable"]),
+                "practical (narrowest margin)": _practical_cell(r),
                 "configs / pairs": f"{r['n_configs']} / {r['n_pairs']}",
             }
         )
     out = pd.DataFrame(rows)
+    if not out.empty and not part["practical"].astype(str).str.len().any():
+        out = out.drop(columns="practical (narrowest margin)")  # a family without the reading
     if not out.empty and out["method"].nunique() == 1:
         out = out.drop(columns="method")
     return out

@@ -37,8 +37,13 @@ def verdict_section(
         "compared on the same configurations of the hyperparameters both have, with the same "
         "seeds; SSVI-only knobs are at their base values here and analysed further below. "
         "A verdict (less / more) needs the Holm-adjusted p-value below 0.05 in its family; "
-        "for 'none', the last column gives the smallest difference the study would have "
-        "detected with 80% power."
+        "for 'none', 'detectable' gives the smallest difference the study would have "
+        "detected with 80% power. Whether a difference matters is the *practical* reading "
+        f"(region of practical equivalence, margin {margin_text(v)} on the ratio of "
+        "configuration SDs, SSVI / dense VI; two one-sided tests at Holm's level): "
+        "'equivalent' when the interval lies inside the margin, 'less' / 'more' when it lies "
+        "entirely beyond it, 'inconclusive' otherwise; in brackets, the narrowest margin "
+        "within which this study could have shown equivalence."
     )
     doc.table(text.verdict_table(v, "sensitivity"))
     doc.bullets(text.family_sentences(v, "sensitivity"))
@@ -120,3 +125,9 @@ def _tuning_section(
         "best one of the random design (seed-averaged test accuracy, 95% bootstrap interval):"
     )
     doc.table(text.near_best_table(near))
+
+
+def margin_text(v: pd.DataFrame) -> str:
+    """The margin the verdicts' practical reading used, e.g. [0.80, 1.25]."""
+    margin = v.attrs.get("margin")
+    return f"[{1 / margin:.2f}, {margin:.2f}]" if margin else "(none)"

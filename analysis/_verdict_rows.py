@@ -13,6 +13,7 @@ from analysis import _variance as var
 from analysis._comparisons import Comparison
 from analysis._exact import _norm_isf
 from analysis._power import POWER
+from analysis._practical import RATIO_MARGIN, ratio_draws, read
 
 LESS, NONE, MORE = "less", "none", "more"
 COLUMNS = [
@@ -35,6 +36,8 @@ COLUMNS = [
     "p_holm",
     "verdict",
     "detectable",
+    "practical",
+    "equivalence_margin",
     "n_configs",
     "n_pairs",
     "n_dropped",
@@ -89,7 +92,15 @@ def row(
         "note": test.note,
         "_direction": test.direction,
         "_detect": test.detectable,
+        # the practical reading (analysis._practical): the sensitivity family's ratio draws
+        "_tests": ratio_draws(test.draws) if practical_reading(family, statistic) else None,
     }
+
+
+def practical_reading(family: str, statistic: str) -> bool:
+    """Whether a row gets a practical reading: the headline's configuration SDs (the others
+    compare noise, divergence, or SSVI against the zero of a knob dense VI lacks)."""
+    return family == "sensitivity" and statistic == "config_sd"
 
 
 def _union(values: np.ndarray, pick: Any) -> float:
@@ -97,11 +108,13 @@ def _union(values: np.ndarray, pick: Any) -> float:
     return pick(finite) if finite else float("nan")
 
 
-def holm(out: pd.DataFrame, alpha: float) -> pd.DataFrame:
+def holm(out: pd.DataFrame, alpha: float, margin: float = RATIO_MARGIN) -> pd.DataFrame:
     """Holm-adjusted p-values per family, verdicts and smallest detectable differences.
 
     A verdict (``less`` / ``more``) needs the Holm-adjusted p below ``alpha``, and the tests'
     draws and the point difference on the same side of 0: a difference of exactly 0 is ``none``.
+    ``practical`` (the sensitivity family's configuration SDs; ``analysis._practical``): within
+    the margin [1 / margin, margin] on the ratio, beyond it, or inconclusive, at Holm's level.
     ``detectable`` at the family's most stringent Holm level, ``alpha / m``: the exact power
     calculation of the divergence row (``analysis._power``); for the others still half the
     observed interval scaled to that level and 80% power (a normal approximation, optimistic
@@ -130,4 +143,11 @@ def holm(out: pd.DataFrame, alpha: float) -> pd.DataFrame:
     side = np.where(out["difference"] < 0, LESS, np.where(out["difference"] > 0, MORE, NONE))
     agree = side == out["_direction"].to_numpy()
     out["verdict"] = np.where(significant & agree, side, NONE)
+    out["practical"] = ""
+    out["equivalence_margin"] = np.nan
+    for _, idx in out.groupby("family").groups.items():
+        tests = out.loc[idx, "_tests"]
+        if tests.notna().any():
+            reading = read(tests, alpha, 1 / margin, margin, ratio=True)
+            out.loc[idx, ["practical", "equivalence_margin"]] = reading.to_numpy()
     return out[COLUMNS].reset_index(drop=True)

@@ -69,7 +69,27 @@ def sentence(row: Mapping[str, Any] | pd.Series) -> str:
         text += f"; {row['note']}"
     elif verdict == NONE and row["detectable"] == row["detectable"]:
         text += f"; a difference of {_fmt(m, row['detectable'])} would have been detected"
-    return text + "."
+    return text + practical_clause(row, ratio=True) + "."
+
+
+def practical_clause(row: Mapping[str, Any] | pd.Series, ratio: bool) -> str:
+    """What the practical reading adds: does the difference matter (``analysis._practical``)?"""
+    reading = row.get("practical", "")
+    if not isinstance(reading, str) or not reading:
+        return ""
+    margin = row.get("equivalence_margin", float("nan"))
+    if ratio:
+        narrowest = f"{margin:.2f}x" if margin == margin and margin < 1e6 else "none"
+    else:
+        narrowest = f"±{margin:.2f} decades" if margin == margin else "none"
+    detected = row.get("verdict") in (LESS, MORE)
+    return {
+        "equivalent": "; practically equivalent: the difference lies inside the margin"
+        + (" (detectable, but too small to matter)" if detected else ""),
+        "less": "; beyond the margin: SSVI is less sensitive by more than it allows",
+        "more": "; beyond the margin: SSVI is more sensitive by more than it allows",
+        "inconclusive": "; practically inconclusive: the interval reaches past the margin",
+    }[reading] + f" (narrowest margin the study could show equivalence within: {narrowest})"
 
 
 def _fmt(m: Metric, value: float, signed: bool = False) -> str:

@@ -54,6 +54,7 @@ from analysis._design import effect_rows, grid_axes, oat_params, shared_rows, ss
 from analysis._load import prepare_results, score_at_chance
 from analysis._pairs import Paired, pair_all
 from analysis._power import POWER
+from analysis._practical import RANGE_MARGIN, RATIO_MARGIN
 from analysis._range_verdicts import DESCRIPTION, FAMILY, range_verdicts
 from analysis._schema import (
     ARM,
@@ -100,6 +101,8 @@ def verdicts(
     metrics: tuple[str, ...] = DEFAULT_METRICS,
     alpha: float = 0.05,
     diverged: str = "exclude",
+    margin: float = RATIO_MARGIN,
+    range_margin: float = RANGE_MARGIN,
 ) -> pd.DataFrame:
     """Sensitivity verdicts, SSVI relative to dense VI, with intervals and Holm's correction.
 
@@ -116,6 +119,9 @@ def verdicts(
         diverged: ``exclude`` (diverged pairs dropped from both methods; the default) or
             ``chance`` (diverged runs scored as the uniform predictor: a sensitivity analysis;
             ECE still drops them).
+        margin: the practical reading's margin on the ratio of configuration SDs,
+            ``[1 / margin, margin]`` (``analysis._practical``); must be > 1.
+        range_margin: its margin on a difference of working-range widths, in decades (> 0).
 
     Returns:
         One row per comparison, columns ``COLUMNS``: ``family``, ``arm`` (the SSVI arm),
@@ -125,10 +131,18 @@ def verdicts(
         statistic for ``ssvi`` and ``dense_vi``, ``difference`` (SSVI minus dense VI, metric
         units) with its 95% interval ``ci_low``/``ci_high``, ``ratio`` (SSVI / dense VI) with
         its interval, ``p_value``, ``p_holm``, ``verdict`` (``less``, ``none``, ``more``),
-        ``detectable`` (smallest difference detectable with 80% power), counts and a ``note``.
+        ``detectable`` (smallest difference detectable with 80% power), ``practical``
+        (``equivalent``, ``less``, ``more``, ``inconclusive``: does the difference lie inside
+        the margin? empty for the noise and ssvi_only families) with ``equivalence_margin``
+        (the narrowest margin it would have read equivalent within), counts and a ``note``.
     """
     if diverged not in ("exclude", "chance"):
         raise ValueError(f"diverged must be 'exclude' or 'chance', got {diverged!r}")
+    if not margin > 1 or not range_margin > 0:
+        raise ValueError(
+            f"margin must be > 1 (a ratio) and range_margin > 0 (decades); got {margin!r} "
+            f"and {range_margin!r}"
+        )
     data = prepare_results(table)
     if diverged == "chance":
         data = score_at_chance(data)
@@ -145,11 +159,15 @@ def verdicts(
             minimum = MIN_CONFIGS if sample else MIN_LEVELS
             test = config_sd_test(summary, paired, n_boot, rng, minimum, resample=sample)
             rows.append(row("ssvi_only", arm, m.key, scope, test, source=source))
-    out = holm(
-        pd.DataFrame(rows, columns=[*COLUMNS, "_direction", "_detect"]).assign(line=""), alpha
-    )
-    ranges = range_verdicts(data, tuple(m.key for m in keys), seed=seed, n_boot=n_boot, alpha=alpha)
-    return pd.concat([out, ranges[COLUMNS]], ignore_index=True) if len(ranges) else out
+    frame = pd.DataFrame(rows, columns=[*COLUMNS, "_direction", "_detect", "_tests"])
+    out = holm(frame.assign(line=""), alpha, margin)
+    ranges = range_verdicts(
+        data, tuple(m.key for m in keys), seed=seed, n_boot=n_boot, alpha=alpha,
+        margin=range_margin,
+    )  # fmt: skip
+    out = pd.concat([out, ranges[COLUMNS]], ignore_index=True) if len(ranges) else out
+    out.attrs.update(margin=margin, range_margin=range_margin)  # the report states them
+    return out
 
 
 def _sensitivity_rows(

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from analysis._load import ResultsTableError, load_results
+from analysis._practical import RANGE_MARGIN, RATIO_MARGIN
 from analysis._report import write_report
 from analysis._schema import DEFAULT_METRICS, METRICS
 
@@ -48,7 +49,27 @@ def main(argv: list[str] | None = None) -> int:
         default="none",
         help="also write each figure as SVG or PDF (default: PNG only)",
     )
+    parser.add_argument(
+        "--margin",
+        type=float,
+        default=RATIO_MARGIN,
+        help="practical equivalence: SSVI/dense VI ratio of configuration SDs within "
+        f"[1/MARGIN, MARGIN] (default {RATIO_MARGIN})",
+    )
+    parser.add_argument(
+        "--range-margin",
+        type=float,
+        default=RANGE_MARGIN,
+        help=f"practical equivalence of working-range widths, in decades (default {RANGE_MARGIN})",
+    )
     args = parser.parse_args(argv)
+    if not args.margin > 1 or not args.range_margin > 0:
+        print(
+            f"error: --margin must be > 1 (got {args.margin}) and --range-margin > 0 "
+            f"(got {args.range_margin})",
+            file=sys.stderr,
+        )
+        return 2
     start = time.perf_counter()
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -64,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             num_classes=args.num_classes,
             vector_format=args.vector_format,
+            margin=args.margin,
+            range_margin=args.range_margin,
         )
     except ResultsTableError as error:
         print(f"error: {error}", file=sys.stderr)
