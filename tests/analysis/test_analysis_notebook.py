@@ -26,6 +26,10 @@ def test_notebook_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     table.to_csv(tmp_path / "results.csv", index=False)
     monkeypatch.setenv("SSVI_RESULTS", str(tmp_path))
     monkeypatch.setenv("SSVI_N_BOOT", "100")
+    other = tmp_path / "other"  # a second task to pool with the first
+    other.mkdir()
+    make_table(World(n_random=8, n_random_ssvi=6), seed=2).to_csv(other / "results.csv")
+    monkeypatch.setenv("SSVI_POOL", f"{tmp_path},{other}")
     nb = nbformat.read(NOTEBOOK, as_version=4)
     nbclient.NotebookClient(
         nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
@@ -33,8 +37,9 @@ def test_notebook_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     images = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert len(images) >= 6  # tuning curves, ECDF, heatmap, OAT, marginal, FLOPs
+    assert len(images) >= 7  # tuning curves, ECDF, heatmap, OAT, marginal, FLOPs, forest
     text = "".join(o.get("text", "") for o in outputs)
+    assert "Set POOL" not in text  # the two studies were pooled
     for label in ("test accuracy", "test NLL", "test ECE", "OOD AUROC"):  # all four verdicts
         assert f"sensitivity to the shared hyperparameters in {label}" in text or (
             f"than dense VI to the shared hyperparameters in {label}" in text
