@@ -169,7 +169,8 @@ def prepare_results(df: pd.DataFrame, num_classes: int | None = None) -> pd.Data
     its metric values are set to NaN here, so that every spread statistic describes converged
     runs, and the divergence rate is reported beside it. ``score_at_chance`` gives the other
     view, diverged runs scored as the uniform predictor. Rows with ``status == "error"`` are
-    excluded; their count is kept in ``df.attrs["excluded_errors"]``. Adds the ``arm`` column
+    excluded; their count is kept in ``df.attrs["excluded_errors"]``, and per method (errored,
+    trials) in ``df.attrs["errors_by_method"]``. Adds the ``arm`` column
     (``dense_vi`` or ``ssvi@<density>``) and a ``num_classes`` column (from the table, or from
     ``num_classes=``, NaN for tables written before the column). Tables that already have an
     ``arm`` column are returned unchanged.
@@ -192,8 +193,14 @@ def prepare_results(df: pd.DataFrame, num_classes: int | None = None) -> pd.Data
     div = (out["status"] == "diverged").to_numpy()
     metric_columns = [c for c in out.columns if c.startswith(("test_", "val_"))]
     out.loc[div, metric_columns] = np.nan
+    errored = table.loc[~keep]
     out.attrs = {
         "excluded_errors": int((~keep).sum()),
+        # per method, with the trials each method ran: verdicts say when errors are unbalanced
+        "errors_by_method": {
+            str(m): [int((errored["method"] == m).sum()), int((table["method"] == m).sum())]
+            for m in sorted(set(table["method"]))
+        },
         "num_classes": sorted({int(k) for k in out["num_classes"].dropna()}),
     }
     return out.reset_index(drop=True)

@@ -33,7 +33,7 @@ def answer(v: pd.DataFrame) -> list[str]:
             f"{arm_label(str(r['arm']))} vs dense VI, difference {m.fmt(r['difference'], True)} "
             f"(95% CI {m.fmt(r['ci_low'], True)} to {m.fmt(r['ci_high'], True)})"
         ).replace("  ", " ")
-        if r["note"]:
+        if r["note"] and r["p_holm"] != r["p_holm"]:  # no test: the note says why
             meaning = str(r["note"])
         elif r["verdict"] == NONE:
             meaning = (
@@ -42,6 +42,8 @@ def answer(v: pd.DataFrame) -> list[str]:
             )
         else:
             meaning = f"{MEANING[str(r['verdict'])]} (Holm-adjusted p = {r['p_holm']:.2g})"
+        if r["note"] and r["p_holm"] == r["p_holm"]:
+            meaning += f"; {r['note']}"
         out.append(f"**{m.title}: {label}** — {numbers}: {meaning}{_practical_words(r)}.")
     return out
 

@@ -16,6 +16,7 @@ from analysis._report_parts import Collected, Later, Output
 from analysis._schema import arm_label
 from analysis._stats import divergence_table
 from analysis._style import fmt_setting
+from analysis._verdicts import errors_note
 
 
 def verdict_section(
@@ -60,6 +61,18 @@ def verdict_section(
         shown = div[div["diverged"] > 0]
         doc.paragraph("Where runs diverged (per value of each hyperparameter a design varies):")
         doc.table(_divergence_cells(shown))
+    errored = data.attrs.get("errors_by_method", {})
+    if any(e for e, _ in errored.values()):
+        counts = ", ".join(
+            f"{'dense VI' if m == 'dense_vi' else 'SSVI'} {e} of {n}"
+            for m, (e, n) in sorted(errored.items())
+        )
+        doc.paragraph(
+            f"Errored trials (status `error`: the trial failed, no result; excluded from every "
+            f"statistic): {counts}."
+            + (" They are unbalanced between the methods: see the verdicts' notes." if
+               errors_note(errored) else "")
+        )  # fmt: skip
     own = v[v["family"] == "ssvi_only"]
     if not own.empty:
         doc.heading("SSVI's own knobs", 3)

@@ -166,8 +166,35 @@ def verdicts(
         margin=range_margin,
     )  # fmt: skip
     out = pd.concat([out, ranges[COLUMNS]], ignore_index=True) if len(ranges) else out
+    unbalanced = errors_note(data.attrs.get("errors_by_method", {}))
+    if unbalanced:  # every SSVI vs dense VI comparison may be biased by what went missing
+        compared = out["family"].isin(("sensitivity", "noise", "range"))
+        out.loc[compared, "note"] = [f"{n}; {unbalanced}" if n else unbalanced
+                                     for n in out.loc[compared, "note"]]  # fmt: skip
     out.attrs.update(margin=margin, range_margin=range_margin)  # the report states them
     return out
+
+
+def errors_note(by_method: dict[str, list[int]], alpha: float = 0.05) -> str:
+    """A note when errored trials (status ``error``, excluded) are unbalanced between SSVI and
+    dense VI: an exact binomial test of the errors' split against the methods' shares of the
+    trials. Errors at random drop runs from both methods alike; errors of one method (a crash
+    at some settings) can bias a comparison."""
+    from scipy.stats import binomtest
+
+    ssvi, dense = by_method.get("ssvi", [0, 0]), by_method.get(DENSE, [0, 0])
+    errors = ssvi[0] + dense[0]
+    if not errors or not ssvi[1] or not dense[1]:
+        return ""
+    share = ssvi[1] / (ssvi[1] + dense[1])
+    p = binomtest(ssvi[0], errors, share).pvalue
+    if p >= alpha:
+        return ""
+    return (
+        f"errored trials are unbalanced: {ssvi[0]} of {ssvi[1]} SSVI and {dense[0]} of "
+        f"{dense[1]} dense VI trials errored and are excluded (exact binomial p = {p:.2g}); "
+        "the comparison may be biased by what is missing"
+    )
 
 
 def _sensitivity_rows(
