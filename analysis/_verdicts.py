@@ -56,6 +56,7 @@ from analysis._pairs import Paired, pair_all
 from analysis._power import POWER
 from analysis._practical import RANGE_MARGIN, RATIO_MARGIN
 from analysis._range_verdicts import DESCRIPTION, FAMILY, range_verdicts
+from analysis._saturation import saturation_note
 from analysis._schema import (
     ARM,
     DEFAULT_METRICS,
@@ -214,8 +215,14 @@ def _sensitivity_rows(
         if paired.n_configs:
             summary = summarize(paired.values)
             test = config_sd_test(summary, paired, n_boot, rng, MIN_CONFIGS, resample=True)
-            rows.append(row("sensitivity", arm, m.key, "overall", test, source=source))
-            rows.append(row("noise", arm, m.key, "seed_noise", seed_noise(paired, n_boot, rng)))
+            saturated = saturation_note(paired.values, m, paired.arms)
+            for r in (
+                row("sensitivity", arm, m.key, "overall", test, source=source),
+                row("noise", arm, m.key, "seed_noise", seed_noise(paired, n_boot, rng)),
+            ):
+                if saturated:  # a capped method's smaller spread is the cap's
+                    r["note"] = f"{r['note']}; {saturated}" if r["note"] else saturated
+                rows.append(r)
     for param in shared_params(shared):
         found = _levels(shared, param)
         if found is None:
