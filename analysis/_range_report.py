@@ -125,7 +125,7 @@ def _draw_curve(
 def _value(x: float) -> str:
     if not np.isfinite(x) or x <= 0:
         return "beyond the probed range"
-    return f"{x:.2g}"
+    return f"{x:.3g}"
 
 
 def answer(v: pd.DataFrame, ranges: pd.DataFrame, metric: str = "accuracy") -> list[str]:
@@ -166,8 +166,8 @@ def _edges_clause(part: pd.DataFrame) -> str:
             else f"{arm_label(r.arm)} not up to {bound}"
             for r in sorted(rows.itertuples(), key=lambda r: r.arm != DENSE)
         ]
-        said.append(f"{where} {base}, " + ", ".join(each) + " (95% CI)")
-    return "collapse " + "; ".join(said) if said else ""
+        said.append(f"collapse {where} {base}: " + ", ".join(each) + " (95% CI)")
+    return "; ".join(said)
 
 
 def _verdict_clause(r: pd.Series, what: str) -> str:
@@ -176,9 +176,11 @@ def _verdict_clause(r: pd.Series, what: str) -> str:
         return f"no {what} to compare ({r['note']})"
     size = abs(float(r["difference"]))
     direction = "wider" if r["difference"] > 0 else "narrower"
+    practical = str(r.get("practical", "") or "")
     return (
         f"{label}'s {what} is {size:.2f} decades {direction} than dense VI's (95% CI "
         f"{r['ci_low']:+.2f} to {r['ci_high']:+.2f}), verdict {r['verdict']}"
+        + (f", practically {practical}" if practical else "")
     )
 
 
