@@ -26,17 +26,20 @@ def test_every_path_the_docs_name_exists(doc: str) -> None:
 
 def test_shipped_configs_load_and_say_where_they_come_from() -> None:
     names = {p.name for p in TUNED}
-    assert {"digits-ssvi.yaml", "digits-dense_vi.yaml"} <= names
+    assert {f"{d}-{m}.yaml" for d in ("digits", "mnist1d") for m in ("ssvi", "dense_vi")} <= names
     assert {f"{d}-{m}.yaml" for d in ("cifar10", "cifar100") for m in ("ssvi", "dense_vi")} <= names
     for path in TUNED:
         cfg = load_config(path)
         raw = yaml.safe_load(path.read_text())
         provenance = raw["_provenance"]
         assert cfg.device == "auto" and cfg.data_dir == "data", path  # runs anywhere
-        if path.name.startswith("digits"):
+        if path.name.startswith(("digits", "mnist1d")):  # tuned here, by --design tune
             assert provenance["study"] and provenance["git_rev"].startswith("g")
             assert 0.9 < provenance["validation_accuracy"] <= 1.0
-            assert provenance["configurations"] >= 10 and provenance["seeds"] == 3
+            seeds = 3 if path.name.startswith("digits") else 2  # the preset's
+            assert provenance["configurations"] >= 10 and provenance["seeds"] == seeds
+            if path.name.startswith("mnist1d"):  # the preset's operating point
+                assert (cfg.model, cfg.width, cfg.epochs) == ("cnn1d", 128, 20)
         else:  # the paper's recipe, labelled as such, and exactly the recipe
             assert "Not tuned by this project" in provenance["what"]
             recipe = make_config({"dataset": cfg.dataset, "density": cfg.density})
