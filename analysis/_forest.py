@@ -45,7 +45,7 @@ def plot_forest(pooled: Pooled, metric: str = "accuracy", scope: str = "overall"
     ratio = family == SENSITIVITY
     tf = np.exp if ratio else (lambda x: np.asarray(x, float))
     n = len(studies)
-    fig = new_figure(7.2, 1.6 + 0.42 * (n + 1))
+    fig = new_figure(8.4, 1.9 + 0.42 * (n + 1))
     ax = fig.add_subplot()
     ax.axvspan(*tf([row["margin_low"], row["margin_high"]]), color="#cccccc", alpha=0.4, lw=0)
     ax.axvline(float(tf(0.0)), color="#666666", lw=1, ls=":")
@@ -76,7 +76,7 @@ def plot_forest(pooled: Pooled, metric: str = "accuracy", scope: str = "overall"
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("ratio of configuration SDs, SSVI / dense VI (< 1: SSVI less sensitive)")
     else:
-        ax.set_xlabel("working-range width, SSVI − dense VI (decades; > 0: SSVI's is wider)")
+        ax.set_xlabel("working-range width, SSVI − dense VI (decades; > 0: SSVI's wider)")
     ax.grid(alpha=0.3, axis="x")
     ax.set_title(_title(row, key, scope, line), fontsize="small")
     handles = [
@@ -104,10 +104,10 @@ def _title(row: pd.Series, metric: str, scope: str, line: str) -> str:
     what = resolve_metric(metric).label
     if scope != "overall":
         what += f", working range along {PARAM_LABELS.get(scope, scope)} ({line} line)"
-    head = f"{what}: verdict {row['verdict'] or 'n/a'}, practical {row['practical'] or 'n/a'}"
+    head = f"{what}\nverdict {row['verdict'] or 'n/a'}, practical {row['practical'] or 'n/a'}"
     if row["effect"] != row["effect"]:
         return head
     return (
-        f"{head}\nτ² = {row['tau2']:.3g}, I² = {100 * row['i2']:.0f}%, "
+        f"{head}; τ² = {row['tau2']:.3g}, I² = {100 * row['i2']:.0f}%, "
         f"Q = {row['q']:.2f} (p = {row['q_p_value']:.2g}), {int(row['n_studies'])} studies"
     )
