@@ -17,4 +17,5 @@ fi
 python studies/robustness.py --preset "$PRESET" --storage "$STORAGE" --name "$NAME" \
   --ray-address local "${resume[@]}"
 python -m analysis.report "$STORAGE/$NAME" --out "$REPORT"
-echo "report: $ROOT/$REPORT/report.html (and report.md, figures/, tables/)"
+case "$REPORT" in /*) where="$REPORT" ;; *) where="$ROOT/$REPORT" ;; esac
+echo "report: $where/report.html (and report.md, figures/, tables/)"
