@@ -10,6 +10,7 @@ import pandas as pd
 
 from analysis import _importance, _variance
 from analysis import _range_report as range_report
+from analysis import _report_notes as notes
 from analysis import _report_text as text
 from analysis._background import SHARED, Background, Task
 from analysis._design import shared_rows
@@ -137,7 +138,7 @@ def write_report(
         got.add("verdicts", v)
         got.add("verdicts_diverged_at_chance", chance)
         if (v["n_configs"] > _variance.EXACT_MAX_CONFIGS).any():
-            got.notes.append(text.large_bootstrap_sentence())
+            got.notes.append(notes.large_bootstrap_sentence())
         ranges = background.result(range_task) if range_task else pd.DataFrame()
         _lead(doc, data, v, df, range_report.answer(v, ranges) if len(ranges) else [])
         verdict_section(doc, got, data, v, chance, excluded, df, later, figures, fmt)
@@ -155,7 +156,7 @@ def write_report(
     doc.blocks += sections.blocks
     doc.heading("Method")
     seeds = int(data.groupby([ARM, "config_id"])["seed"].nunique().min())
-    doc.bullets(text.method_notes(n_boot, seeds))
+    doc.bullets(notes.method_notes(n_boot, seeds))
     (out / "tables").mkdir(parents=True, exist_ok=True)
     for name, frames in got.tables.items():
         pd.concat(frames, ignore_index=True).to_csv(out / "tables" / f"{name}.csv", index=False)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis import _report_notes as notes
 from analysis import _report_text as text
 from analysis._background import SHARED, Background, Task
 from analysis._curves import plot_marginal_effects, plot_oat_curves
@@ -124,9 +125,9 @@ def importance_section(
         (s["arm"], s["design"]): s for t in tables for s in t.attrs.get("subsampled", [])
     }
     if subsampled:
-        sentence = text.subsample_sentence(list(subsampled.values()))
+        sentence = notes.subsample_sentence(list(subsampled.values()))
         doc.paragraph(sentence)
-        if not any(n.startswith(text.SUBSAMPLED) for n in got.notes):
+        if not any(n.startswith(notes.SUBSAMPLED) for n in got.notes):
             got.notes.append(sentence)
     doc.figure(
         fmt.draw(figures / f"importance_{m.key}", plot_importance, table),

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis import _report_notes as notes
 from analysis import _report_text as text
 from analysis import _tuning
 from analysis._background import SHARED, Background, Task
@@ -97,7 +98,7 @@ def verdict_section(
         )
         doc.table(text.verdict_table(rows, "sensitivity"))
     doc.heading("Caveats", 3)
-    doc.bullets(text.caveats(data, raw, v, excluded) + got.notes)
+    doc.bullets(notes.caveats(data, raw, v, excluded) + got.notes)
 
 
 def _divergence_cells(div: pd.DataFrame) -> pd.DataFrame:
@@ -126,7 +127,7 @@ def _tuning_section(
         return
     n = int(curves["n_configs"].max())
     if n > _tuning.MAX_KS:
-        got.notes.append(text.k_grid_sentence(n))
+        got.notes.append(notes.k_grid_sentence(n))
     doc.figure(
         fmt.draw(figures / "tuning_curves", plot_tuning_curves, SHARED, curves=curves),
         "Expected test accuracy and NLL of the configuration chosen on validation accuracy "
