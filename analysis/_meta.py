@@ -96,15 +96,8 @@ def combine(
     return out[POOLED_COLUMNS]
 
 
-_READINGS = [
-    "p_holm",
-    "verdict",
-    "practical",
-    "practical_low",
-    "practical_high",
-    "margin_low",
-    "margin_high",
-]
+# the columns the family-wise reading fills in (POOLED_COLUMNS from p_holm up to the note)
+_READINGS = POOLED_COLUMNS[POOLED_COLUMNS.index("p_holm") : POOLED_COLUMNS.index("note")]
 
 
 def _pool_one(key: dict[str, Any], part: pd.DataFrame, alpha: float) -> dict[str, Any]:
