@@ -83,6 +83,7 @@ def plan(args: argparse.Namespace) -> Plan:
         ("--seeds", args.seeds, args.seeds is None or 1 <= args.seeds <= len(preset.seeds)),
         ("--tune-trials", args.tune_trials, args.tune_trials is None or args.tune_trials >= 1),
         ("--checkpoint-every", args.checkpoint_every, args.checkpoint_every >= 0),
+        ("--power-sims", getattr(args, "power_sims", 0), getattr(args, "power_sims", 0) >= 0),
     ]:
         if not ok:
             raise StudyError(f"{flag}: value {value!r} is out of range")
@@ -228,7 +229,7 @@ def dry_run(p: Plan, args: argparse.Namespace) -> str:
             f"{preset.cpu_images_per_s:,.0f} images/s each): {wall(total_images, len(trials))}"
             + (edge_wall if edge_trials else "")
         )
-    return "\n".join(lines + planned_power(p))
+    return "\n".join(lines + planned_power(p, getattr(args, "power_sims", 0)))
 
 
 def _edge_dry_run(p: Plan) -> tuple[list[str], list[dict[str, Any]]]:
@@ -255,9 +256,10 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
 
-def planned_power(p: Plan) -> list[str]:
-    """What the headline verdict of the planned designs can detect (studies/power.py)."""
-    from studies.power import power_lines
+def planned_power(p: Plan, sims: int = 0) -> list[str]:
+    """What the headline verdict of the planned designs can detect (studies/power.py): the
+    formula, and with ``sims`` the real verdicts' power on that many simulated studies."""
+    from studies.power import Assumption, power_lines, simulated_lines
     from studies.presets import SHARED
 
     preset = p.preset
@@ -269,6 +271,10 @@ def planned_power(p: Plan) -> list[str]:
     swept = {t["oat_param"] for t in p.trials if t["design"] == "oat"} & set(SHARED)
     grid = set(preset.grid) if "grid" in p.designs else set()
     tests = 4 * (1 + len(swept | grid))  # 4 metrics x (overall + each shared sweep or axis)
-    return power_lines(
+    lines = power_lines(
         len(paired), len(preset.seeds), preset.assumed_seed_sd, preset.assumed_config_sd, tests
     )
+    if sims > 0 and len(preset.seeds) >= 2:
+        assumption = Assumption(preset.assumed_seed_sd, preset.assumed_config_sd)
+        lines += simulated_lines(p.trials, assumption, sims)
+    return lines

@@ -179,7 +179,19 @@ def test_malformed_numbers_rejected_by_argparse(capsys) -> None:
 
 def test_dry_run_counts_and_estimates(capsys, tmp_path) -> None:
     assert (
-        main(["--dry-run", "--preset", "cifar10", "--design", "grid", "--storage", str(tmp_path)])
+        main(
+            [
+                "--dry-run",
+                "--power-sims",
+                "0",
+                "--preset",
+                "cifar10",
+                "--design",
+                "grid",
+                "--storage",
+                str(tmp_path),
+            ]
+        )
         == 0
     )
     out = capsys.readouterr().out
@@ -224,7 +236,10 @@ def test_dry_run_estimates_the_embedded_presets_wall_time(
     import re
 
     monkeypatch.setattr("os.cpu_count", lambda: 2)
-    assert main(["--dry-run", "--preset", preset, "--storage", str(tmp_path)]) == 0
+    assert (
+        main(["--dry-run", "--power-sims", "0", "--preset", preset, "--storage", str(tmp_path)])
+        == 0
+    )
     out = capsys.readouterr().out
     found = re.search(r"this machine's 2 CPU cores .*: (\d+) min", out)
     assert found, out

@@ -141,7 +141,7 @@ def test_a_diverged_run_counts_as_failed_and_an_errored_value_stops_the_walk() -
 
 
 def test_the_dry_run_states_the_edge_bound(capsys) -> None:
-    assert main(["--design", "edge", "--dry-run"]) == 0
+    assert main(["--design", "edge", "--dry-run", "--power-sims", "0"]) == 0
     out = capsys.readouterr().out
     most = max_trials(LOCAL, BASE, SETTINGS)
     assert f"<={most:>4} trials" in out and f"trials: at most {most}" in out
