@@ -16,7 +16,7 @@ from analysis import _variance as var
 from analysis._exact import mcnemar_p, newcombe_interval
 from analysis._fixed_bootstrap import fixed_pieces
 from analysis._pairs import Paired
-from analysis._power import divergence_power
+from analysis._power import divergence_power, spread_power
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class Comparison:
     ``p_value`` and ``direction`` come from the same draws as the interval (``_tails``): the
     p-value is below 5% only when the interval excludes 0, on the direction's side.
     ``detectable`` maps the family's most stringent Holm level to the smallest difference the
-    test detects with 80% power there (``analysis._power``; divergence only, else None).
+    test detects with 80% power there, computed under the alternative (``analysis._power``).
     """
 
     point: tuple[float, float]  # SSVI, dense VI (statistic units)
@@ -90,7 +90,9 @@ def config_sd_test(
     point_ = (float(point[0]), float(point[1]))
     if note:
         p = float("nan")
-    return Comparison(point_, draws, p, paired, note, summary.n_configs, direction)
+    dense = point_[1] if summary.mean.shape[0] > 1 else None
+    detect = spread_power(pieces, "config_sd", dense)
+    return Comparison(point_, draws, p, paired, note, summary.n_configs, direction, detect)
 
 
 def seed_noise(paired: Paired, n_boot: int, rng: np.random.Generator) -> Comparison:
@@ -106,7 +108,8 @@ def seed_noise(paired: Paired, n_boot: int, rng: np.random.Generator) -> Compari
     point = (float(sd[0]), float(sd[1]))
     if note:
         p = float("nan")
-    return Comparison(point, draws, p, paired, note, None, direction)
+    detect = spread_power(pieces, "seed_sd", point[1], fixed=1)
+    return Comparison(point, draws, p, paired, note, None, direction, detect)
 
 
 def divergence(paired: Paired) -> Comparison:

@@ -160,9 +160,10 @@ def method_notes(n_boot: int, seeds: int = 3) -> list[str]:
         "configuration: only seeds vary there. An overall verdict needs "
         f"{MIN_CONFIGS} paired configurations and two seeds somewhere. Divergence: exact "
         "McNemar test over the pairs.",
-        "Smallest detectable difference: (z of the Holm-corrected level + z of 80% power) "
-        "times the interval's standard error (a normal approximation that is optimistic under "
-        "an alternative); divergence: the exact McNemar test's 80% power at the Holm level.",
+        "Smallest detectable difference: the difference that the verdict's tests find with 80% "
+        "power at the family's strictest Holm level, computed under that alternative (the "
+        "bootstrap draws rescaled to it; the larger of the two directions); divergence: the "
+        "exact McNemar test's 80% power at the Holm level.",
         calibration_sentence(seeds),
         "Tuning curves: expected test value of the best-on-validation of k random "
         "configurations (Dodge et al., EMNLP 2019). Tunability: best minus default "

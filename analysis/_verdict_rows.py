@@ -115,10 +115,10 @@ def holm(out: pd.DataFrame, alpha: float, margin: float = RATIO_MARGIN) -> pd.Da
     draws and the point difference on the same side of 0: a difference of exactly 0 is ``none``.
     ``practical`` (the sensitivity family's configuration SDs; ``analysis._practical``): within
     the margin [1 / margin, margin] on the ratio, beyond it, or inconclusive, at Holm's level.
-    ``detectable`` at the family's most stringent Holm level, ``alpha / m``: the exact power
-    calculation of the divergence row (``analysis._power``); for the others still half the
-    observed interval scaled to that level and 80% power (a normal approximation, optimistic
-    under an alternative: issue 21, item 2 is open for them).
+    ``detectable`` at the family's most stringent Holm level, ``alpha / m``: the comparison's
+    power calculation under the alternative (``analysis._power``); a row without one (its
+    test was not run: too few configurations or seeds) keeps half the observed interval
+    scaled to that level and 80% power, a rough guide.
     """
     out["p_holm"] = np.nan
     out["detectable"] = np.nan
@@ -131,8 +131,8 @@ def holm(out: pd.DataFrame, alpha: float, margin: float = RATIO_MARGIN) -> pd.Da
             adjusted = np.minimum(1.0, np.maximum.accumulate(order.to_numpy() * (m - np.arange(m))))
             out.loc[order.index, "p_holm"] = adjusted
         level = alpha / max(m, 1)
-        # half the interval, scaled to the Holm level and 80% power (normal approximation);
-        # the divergence row: the exact test's power (``analysis._power``)
+        # the comparison's power calculation (``analysis._power``); else half the interval,
+        # scaled to the Holm level and 80% power (normal approximation)
         z = _norm_isf(level / 2) + float(special.ndtri(POWER))
         half = (out.loc[idx, "ci_high"] - out.loc[idx, "ci_low"]) / 2
         out.loc[idx, "detectable"] = [
