@@ -170,3 +170,12 @@ def test_report_states_what_a_large_study_caps(
     assert set(curves["k"]) == {1, 2, 4, 9, 20}
     verdicts = pd.read_csv(tmp_path / "tables" / "verdicts.csv")
     assert verdicts["ci_low"].notna().all() and (verdicts["ci_low"] <= verdicts["ci_high"]).all()
+
+
+def test_the_calibration_sentence_says_what_was_shown_for_the_design() -> None:
+    from analysis._report_notes import calibration_sentence
+
+    three = calibration_sentence(3)
+    assert "local design with 3 seeds" in three and "at least 80%" in three
+    two = calibration_sentence(2)
+    assert "not for this design's 2" in two and "88%" in two and "about half" in two
