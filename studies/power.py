@@ -103,6 +103,7 @@ def power_lines(
 # ---- the check by simulation: the planned designs, analysed by the real verdicts ----------
 PLANNING_RATIO = 0.6  # the ratio of configuration SDs a preset is sized to detect
 METRIC_COLUMNS = ("test_accuracy", "test_nll", "test_ece", "test_ood_auroc")
+HEADLINE_METRICS = ("accuracy", "nll", "ece", "ood_auroc")  # the verdicts' keys of those
 
 
 @dataclass(frozen=True)
@@ -150,18 +151,9 @@ def planned_rows(trials: list[dict[str, Any]]) -> pd.DataFrame:
     rows = []
     for i, trial in enumerate(trials):
         run = make_config(trial["run"]).to_dict()
-        rows.append(
-            make_row(
-                trial,
-                run,
-                "completed",
-                {},
-                study="power",
-                trial_id=f"t{i:05d}",
-                epochs_completed=int(run["epochs"]),
-                num_classes=10,
-            )  # fmt: skip
-        )
+        row = make_row(trial, run, "completed", {}, study="power", trial_id=f"t{i:05d}",
+                       epochs_completed=int(run["epochs"]))  # fmt: skip
+        rows.append(row)
     return to_frame(rows)
 
 
@@ -174,9 +166,6 @@ def _power_replicate(job: tuple[pd.DataFrame, Assumption, float, int, int]) -> b
     head = out[(out["family"] == "sensitivity") & (out["scope"] == "overall")]
     verdict = head.loc[head["metric"] == "accuracy", "verdict"]
     return bool((verdict == ("less" if ratio < 1 else "more")).any())
-
-
-HEADLINE_METRICS = ("accuracy", "nll", "ece", "ood_auroc")
 
 
 def simulated_power(
