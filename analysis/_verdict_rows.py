@@ -14,6 +14,7 @@ from analysis._comparisons import Comparison
 from analysis._exact import _norm_isf
 from analysis._power import POWER
 from analysis._practical import RATIO_MARGIN, ratio_draws, read
+from analysis._schema import METRICS
 
 LESS, NONE, MORE = "less", "none", "more"
 COLUMNS = [
@@ -139,6 +140,12 @@ def holm(out: pd.DataFrame, alpha: float, margin: float = RATIO_MARGIN) -> pd.Da
             detect(level) if detect is not None and p_ == p_ else z * h / _norm_isf(0.025)
             for detect, p_, h in zip(out.loc[idx, "_detect"], p, half, strict=True)
         ]
+    # an SD of a metric bounded in [0, upper] is at most upper / 2: a difference beyond that is
+    # no difference the metric can show (a level whose seeds are very noisy can push the power
+    # calculation there): not detectable with 80% power
+    bound = out["metric"].map(lambda k: METRICS[k].upper if k in METRICS else None)
+    beyond = bound.notna() & (out["detectable"] > bound.astype(float) / 2)
+    out.loc[beyond, "detectable"] = np.nan
     significant = out["p_holm"] < alpha
     side = np.where(out["difference"] < 0, LESS, np.where(out["difference"] > 0, MORE, NONE))
     agree = side == out["_direction"].to_numpy()

@@ -200,3 +200,22 @@ def test_no_divergence_still_has_an_honest_interval() -> None:
         tables = rng.multinomial(75, probs, size=2000)
         covered = [newcombe_interval(*t)[0] <= truth <= newcombe_interval(*t)[1] for t in tables]
         assert np.mean(covered) >= 0.93, probs
+
+
+def test_a_detectable_beyond_what_the_metric_can_show_is_not_reported() -> None:
+    """An SD of a metric in [0, 1] is at most 0.5: a power calculation that needs more (one very
+    noisy level) says n/a; an unbounded metric (NLL) keeps its figure."""
+    import pandas as pd
+
+    from analysis._verdict_rows import COLUMNS, holm
+
+    rows = []
+    for metric, needed in [("accuracy", 0.8), ("accuracy", 0.02), ("nll", 0.8)]:
+        row = dict.fromkeys(COLUMNS, float("nan"))
+        row.update(family="ssvi_only", metric=metric, p_value=0.5, difference=0.01,
+                   ci_low=0.0, ci_high=0.03, _direction="more", _tests=None,
+                   _detect=lambda level, x=needed: x)  # fmt: skip
+        rows.append(row)
+    out = holm(pd.DataFrame(rows), alpha=0.05)
+    assert out["detectable"].isna().tolist() == [True, False, False]
+    assert out["detectable"].iloc[1:].tolist() == [0.02, 0.8]
