@@ -136,7 +136,7 @@ def calibration_sentence(seeds: int) -> str:
     return (
         head + f"false rates were shown for 3 seeds, not for this design's {seeds}. Power with 2 "
         "seeds and 15 paired configurations (the mnist1d preset): a configuration effect 0.6x "
-        "dense VI's is called 'less' in 88% of studies simulated with the noise the mnist1d "
+        "dense VI's is called 'less' in 90% of studies simulated with the noise the mnist1d "
         "study measured (Gaussian configuration effects: the dry run's simulation), but in "
         "about half of studies shaped like the digits' (a few configurations carrying the "
         "spread, relatively more seed noise): read a 'none' with its 'detectable'."

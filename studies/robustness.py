@@ -68,7 +68,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="N",
         help="--dry-run: simulate N studies of the plan under the preset's noise assumption and "
         "analyse them with the real verdicts, for the headline's power (0: the formula only; "
-        "default %(default)s, about 20 s on 2 cores)",
+        "default %(default)s, under a minute on 2 cores)",
     )
     p.add_argument(
         "--max-concurrent", type=int, default=0, help="trials at once (0: as resources allow)"

@@ -178,4 +178,4 @@ def test_the_calibration_sentence_says_what_was_shown_for_the_design() -> None:
     three = calibration_sentence(3)
     assert "local design with 3 seeds" in three and "at least 80%" in three
     two = calibration_sentence(2)
-    assert "not for this design's 2" in two and "88%" in two and "about half" in two
+    assert "not for this design's 2" in two and "90%" in two and "about half" in two
