@@ -28,15 +28,19 @@ NaN when neither direction reaches ``POWER``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 from scipy import special
 
-from analysis._variance import Draws, sd
+from analysis._variance import Draws
 
 POWER = 0.8
-STEPS = 20
+STEPS = 12  # bisections below the grid point that reaches POWER: 1/4096 of its bracket
+MAX_DRAWS = 2000  # draws a power calculation uses (its Monte Carlo error is well below the
+# power's own approximation; the verdict keeps all of them)
 
 
 def _solve(power: Callable[[float], float], scale: float, target: float = POWER) -> float:
@@ -119,6 +123,38 @@ def _log_binom_pmf(k: np.ndarray, n: int, p: float) -> np.ndarray:
         )
 
 
+GRID = np.logspace(-3, 3, 25)  # the differences a power calculation tries, times its scale
+FINE = 9  # then this many between the last grid point below 80% power and the first above
+
+
+def _first_reaching(deltas: np.ndarray, power: np.ndarray, target: float = POWER) -> float:
+    """The smallest ``delta`` whose power reaches ``target``: the first grid point that does,
+    interpolated on log ``delta`` with the point before it (power need not grow beyond: where
+    one method's statistic reaches 0, the other's relative precision bounds it); NaN when none
+    does."""
+    reached = np.flatnonzero(power >= target)
+    if reached.size == 0:
+        return float("nan")
+    i = int(reached[0])
+    if i == 0:
+        return float(deltas[0])
+    p0, p1 = float(power[i - 1]), float(power[i])
+    t = (target - p0) / (p1 - p0) if p1 > p0 else 1.0
+    return float(np.exp(np.log(deltas[i - 1]) + t * (np.log(deltas[i]) - np.log(deltas[i - 1]))))
+
+
+def _first(draws: Draws, n: int) -> Draws:
+    """The first ``n`` draws of ``draws`` (they are independent: any ``n`` will do)."""
+    return replace(
+        draws,
+        quadratic=draws.quadratic[:, :n],
+        linear=draws.linear[:, :n],
+        constant=draws.constant[:, :n],
+        seed=draws.seed[:, :n],
+        noise_mean=draws.noise_mean[:n],
+    )
+
+
 def spread_power(
     pieces: list[Draws], statistic: str, dense: float | None, fixed: int = 0
 ) -> Callable[[float], float]:
@@ -129,46 +165,66 @@ def spread_power(
     config = statistic == "config_sd"
     single = dense is None
     base = 0.0 if dense is None or dense != dense else float(dense)
+    pieces = [_first(d, MAX_DRAWS) for d in pieces]
 
-    def sds(draws: Draws, target: np.ndarray) -> np.ndarray:
-        """``(K, B)`` SDs drawn in the world whose SDs are ``target``."""
-        if config:
-            return sd(draws.config_var(scale=draws.scale_for(target**2)))
-        observed = np.sqrt(np.clip(np.nanmean(draws.seed, axis=1), 0.0, None))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rho = np.where(observed > 0, target / observed, 0.0)
-        return np.sqrt(np.clip(draws.seed_var(rho), 0.0, None))
-
-    def differences(delta: float) -> list[np.ndarray]:
-        target = np.array([max(base + delta, 0.0)] + ([] if single else [base]))
+    def differences(deltas: np.ndarray) -> list[np.ndarray]:
+        """Per test, ``(G, B)`` draws of SSVI's SD minus dense VI's (or 0) in the worlds where
+        SSVI's SD is ``base + delta``, one world per ``delta``."""
+        arms = [np.clip(base + deltas, 0.0, None)]
+        if not single:
+            arms.append(np.full(deltas.shape, base))
+        target = np.stack(arms, axis=1)  # (G, K)
         out = []
-        for draws in pieces:
-            x = sds(draws, target)
-            d = x[0] - (0.0 if single else x[1])
-            out.append(d[~np.isnan(d)])
+        for d in pieces:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                if config:  # rescale the configuration spread (Draws.scale_for, config_var)
+                    lam = np.sqrt(np.clip(target**2 + d.offset, 0.0, None) / d.observed)
+                    lam = np.where(d.observed > 0, lam, 0.0)[..., None]
+                    noise = d.constant - d.seed * d.noise_mean
+                    var = lam**2 * d.quadratic + lam * d.linear + noise
+                else:  # rescale the seed noise (Draws.seed_var)
+                    observed = np.sqrt(np.clip(np.nanmean(d.seed, axis=1), 0.0, None))
+                    rho = np.where(observed > 0, target / observed, 0.0)[..., None]
+                    var = rho**2 * d.seed
+            x = np.sqrt(np.clip(var, 0.0, None))  # (G, K, B)
+            out.append(x[:, 0] - (0.0 if single else x[:, 1]))
         return out
 
-    def at(level: float) -> float:
-        def power(delta: float, sign: float) -> float:
-            if sign < 0 and delta > base:
-                return 0.0  # SSVI's SD would be below 0
-            diffs = differences(sign * delta)
-            if any(d.size < 2 for d in diffs):
-                return 0.0
-            # every test's draws must clear 0 at its tail; the observed seed noise moves them
-            tail = level / 2 if sign > 0 else 1 - level / 2
-            margin = min(sign * float(np.quantile(d, tail)) for d in diffs)
-            noise = max(float(np.std(d)) for d in diffs)
-            if noise == 0:
-                return float(margin > 0)
-            return float(special.ndtr(margin / noise))
+    def powers(deltas: np.ndarray, sign: float, level: float) -> np.ndarray:
+        diffs = differences(sign * deltas)
+        # every test's draws must clear 0 at its tail; the observed seed noise moves them
+        tail = level / 2 if sign > 0 else 1 - level / 2
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN world: no power
+            quantile = [
+                np.nanquantile(d, tail, axis=1) if np.isnan(d).any() else np.quantile(d, tail, 1)
+                for d in diffs
+            ]
+            margin = np.min([sign * q for q in quantile], axis=0)
+            noise = np.max([np.nanstd(d, axis=1) for d in diffs], axis=0)
+        enough = np.min([(~np.isnan(d)).sum(1) for d in diffs], axis=0) >= 2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = np.where(noise > 0, special.ndtr(margin / noise), (margin > 0).astype(float))
+        p = np.where(enough & np.isfinite(margin), p, 0.0)
+        if sign < 0:
+            p = np.where(deltas > base, 0.0, p)  # SSVI's SD would be below 0
+        return p
 
-        scale = float(np.std(differences(0.0)[fixed])) or base or 1.0
-        more = _solve(lambda x: power(x, 1.0), scale)
-        if single:
-            return more
-        less = _solve(lambda x: power(x, -1.0), scale)
-        found = [x for x in (more, less) if x == x]
+    def at(level: float) -> float:
+        zero = differences(np.zeros(1))[fixed][0]
+        scale = float(np.nanstd(zero)) or base or 1.0
+        found = []
+        for sign in (1.0,) if single else (1.0, -1.0):
+            deltas = scale * GRID
+            power = powers(deltas, sign, level)
+            reached = np.flatnonzero(power >= POWER)
+            if reached.size and reached[0] > 0:  # refine between the two grid points
+                i = int(reached[0])
+                deltas = np.geomspace(deltas[i - 1], deltas[i], FINE)
+                power = powers(deltas, sign, level)
+                power[0] = min(power[0], POWER - 1e-9)  # the point below, as on the grid
+            found.append(_first_reaching(deltas, power))
+        found = [x for x in found if x == x]
         return float(max(found)) if found else float("nan")
 
     return at
