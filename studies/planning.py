@@ -259,7 +259,7 @@ def _minutes(seconds: float) -> str:
 def planned_power(p: Plan, sims: int = 0) -> list[str]:
     """What the headline verdict of the planned designs can detect (studies/power.py): the
     formula, and with ``sims`` the real verdicts' power on that many simulated studies."""
-    from studies.power import Assumption, power_lines, simulated_lines
+    from studies.power import power_lines, simulated_lines
     from studies.presets import SHARED
 
     preset = p.preset
@@ -275,6 +275,6 @@ def planned_power(p: Plan, sims: int = 0) -> list[str]:
         len(paired), len(preset.seeds), preset.assumed_seed_sd, preset.assumed_config_sd, tests
     )
     if sims > 0 and len(preset.seeds) >= 2:
-        assumption = Assumption(preset.assumed_seed_sd, preset.assumed_config_sd)
-        lines += simulated_lines(p.trials, assumption, sims)
+        seed_sd, config_sd = preset.assumed_seed_sd, preset.assumed_config_sd
+        lines += simulated_lines(p.trials, seed_sd, config_sd, sims)
     return lines

@@ -18,11 +18,8 @@ power when a few configurations carry the spread.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from statistics import NormalDist
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -100,116 +97,37 @@ def power_lines(
     ]
 
 
-# ---- the check by simulation: the planned designs, analysed by the real verdicts ----------
-PLANNING_RATIO = 0.6  # the ratio of configuration SDs a preset is sized to detect
-METRIC_COLUMNS = ("test_accuracy", "test_nll", "test_ece", "test_ood_auroc")
-HEADLINE_METRICS = ("accuracy", "nll", "ece", "ood_auroc")  # the verdicts' keys of those
-
-
-@dataclass(frozen=True)
-class Assumption:
-    """The noise a planned study is simulated with (a preset's ``assumed_*`` fields).
-
-    Every configuration has a dense VI effect drawn from ``N(0, config_sd^2)``; SSVI's effect is
-    ``ratio`` times an effect correlated ``config_corr`` with it (the local and mnist1d studies
-    measured 0.99 between the two methods' configuration means); every run adds its own seed
-    noise ``N(0, seed_sd^2)``. Accuracy carries the difference; the three other headline metrics
-    are drawn alike at a ratio of 1, so that Holm's correction over the whole headline family is
-    as strict as it can be for the accuracy row.
-    """
-
-    seed_sd: float
-    config_sd: float
-    config_corr: float = 0.98
-
-
-def simulated_table(
-    rows: pd.DataFrame, assumption: Assumption, ratio: float, rng: np.random.Generator
-) -> pd.DataFrame:
-    """``rows`` (the planned trials as results rows, ``planned_rows``) with drawn metrics."""
-    configs, index = np.unique(rows["config_id"].to_numpy(), return_inverse=True)
-    ssvi = (rows["method"] == "ssvi").to_numpy()
-    out = rows.copy()
-    a = assumption
-    for column in METRIC_COLUMNS:
-        z1, z2 = rng.standard_normal((2, configs.size))
-        r = ratio if column == "test_accuracy" else 1.0
-        dense = a.config_sd * z1
-        own = r * a.config_sd * (a.config_corr * z1 + math.sqrt(1 - a.config_corr**2) * z2)
-        effect = np.where(ssvi, own[index], dense[index])
-        sign = -1.0 if column in ("test_nll", "test_ece") else 1.0
-        centre = {"test_accuracy": 0.9, "test_nll": 0.3, "test_ece": 0.05}.get(column, 0.9)
-        out[column] = centre + sign * effect + a.seed_sd * rng.standard_normal(len(rows))
-    return out
-
-
+# ---- the check by simulation: the planned trials, analysed by the real verdicts ----------
 def planned_rows(trials: list[dict[str, Any]]) -> pd.DataFrame:
-    """The static designs' trials as completed results rows (metrics to be drawn)."""
+    """The static designs' trials as results rows, metrics to come (the table analysis reads)."""
     from ssvi.config import make_config
     from studies.results import make_row, to_frame
 
     rows = []
     for i, trial in enumerate(trials):
         run = make_config(trial["run"]).to_dict()
-        row = make_row(trial, run, "completed", {}, study="power", trial_id=f"t{i:05d}",
+        row = make_row(trial, run, "completed", {}, study="planned", trial_id=f"t{i:05d}",
                        epochs_completed=int(run["epochs"]))  # fmt: skip
         rows.append(row)
     return to_frame(rows)
 
 
-def _power_replicate(job: tuple[pd.DataFrame, Assumption, float, int, int]) -> bool:
-    from analysis import verdicts
+def simulated_lines(
+    trials: list[dict[str, Any]], seed_sd: float, config_sd: float, sims: int
+) -> list[str]:
+    """The dry run's simulated power: the planned trials go to ``python -m analysis.power`` as
+    a results table (data flows from studies to analysis through the table, never an import)."""
+    import subprocess
+    import sys
+    import tempfile
 
-    rows, assumption, ratio, seed, n_boot = job
-    table = simulated_table(rows, assumption, ratio, np.random.default_rng(seed))
-    out = verdicts(table, seed=seed, n_boot=n_boot, metrics=HEADLINE_METRICS)
-    head = out[(out["family"] == "sensitivity") & (out["scope"] == "overall")]
-    verdict = head.loc[head["metric"] == "accuracy", "verdict"]
-    return bool((verdict == ("less" if ratio < 1 else "more")).any())
-
-
-def simulated_power(
-    trials: list[dict[str, Any]],
-    assumption: Assumption,
-    ratio: float = PLANNING_RATIO,
-    replicates: int = 200,
-    n_boot: int = 1000,
-    workers: int = 1,
-    seed: int = 0,
-) -> tuple[int, int]:
-    """How often the real verdicts find SSVI's accuracy ``less`` (``ratio`` < 1) or ``more``
-    sensitive, over ``replicates`` studies of the planned ``trials`` drawn under ``assumption``.
-
-    Returns ``(hits, replicates)``.
-    """
-    rows = planned_rows(trials)
-    jobs = [(rows, assumption, ratio, seed + r, n_boot) for r in range(replicates)]
-    if workers > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            hits = sum(pool.map(_power_replicate, jobs, chunksize=8))
-    else:
-        hits = sum(map(_power_replicate, jobs))
-    return int(hits), replicates
-
-
-def simulated_lines(trials: list[dict[str, Any]], assumption: Assumption, sims: int) -> list[str]:
-    """The dry run's statement of the simulated power at ``PLANNING_RATIO``."""
-    import os
-
-    from scipy import stats
-
-    try:
-        import analysis  # noqa: F401
-    except ImportError:
-        return ["  (no simulated power: the analysis extra is not installed)"]
-    workers = min(2, os.cpu_count() or 1)
-    hits, n = simulated_power(trials, assumption, PLANNING_RATIO, sims, workers=workers)
-    ci = stats.binomtest(hits, n).proportion_ci(method="exact")
-    return [
-        f"  simulated: {n} studies of this plan, configuration effects Gaussian and correlated "
-        f"{assumption.config_corr:g} between the methods, analysed by the real verdicts: SSVI's "
-        f"accuracy is found less sensitive at {PLANNING_RATIO:g}x dense VI's configuration SD in "
-        f"{hits / n:.0%} of them (95% CI {ci.low:.0%}-{ci.high:.0%})"
-    ]
+    with tempfile.TemporaryDirectory() as folder:
+        path = f"{folder}/planned.csv"
+        planned_rows(trials).to_csv(path, index=False)
+        command = [sys.executable, "-m", "analysis.power", path, "--seed-sd", str(seed_sd),
+                   "--config-sd", str(config_sd), "--sims", str(sims)]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        why = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return [f"  (no simulated power: python -m analysis.power failed: {why})"]
+    return [f"  {line}" for line in done.stdout.strip().splitlines()]

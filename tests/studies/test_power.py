@@ -1,5 +1,6 @@
-"""The dry run's power, checked by simulation: studies of a preset's own plan, drawn under its
-stated noise assumption (``studies.power.Assumption``) and analysed by the real verdicts.
+"""The dry run's power, checked by simulation: studies of a preset's own plan (its planned
+trials as a results table, ``studies.power.planned_rows``), drawn under its stated noise
+assumption (``analysis._plan_power.Assumption``) and analysed by the real verdicts.
 
 A power "at least 80%" is one that an exact binomial test of "power >= 80%" does not reject at
 the 1% level; a false-verdict rate "at most 5%" one that a test of "rate <= 5%" does not reject.
@@ -11,8 +12,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from analysis._plan_power import PLANNING_RATIO, Assumption, simulated_power, simulated_table
+from analysis.power import main as power_main
 from studies.planning import plan
-from studies.power import PLANNING_RATIO, Assumption, planned_rows, simulated_power, simulated_table
+from studies.power import planned_rows
 from studies.presets import PRESETS
 from studies.robustness import main, parse_args
 
@@ -55,11 +58,11 @@ def test_the_mnist1d_preset_detects_0_6x_with_80_percent_power(tmp_path) -> None
     study), finds SSVI's accuracy less sensitive at 0.6x dense VI's configuration SD. (The
     local preset's 3 seeds and 25 configurations: 100% of 200 in its dry run.)"""
     preset = "mnist1d"
-    trials = _plan(preset, tmp_path).trials
-    hits, n = simulated_power(trials, _assumed(preset), PLANNING_RATIO, replicates=100, workers=2)
+    rows = planned_rows(_plan(preset, tmp_path).trials)
+    hits, n = simulated_power(rows, _assumed(preset), PLANNING_RATIO, replicates=100, workers=2)
     assert stats.binomtest(hits, n, 0.8, alternative="less").pvalue >= 0.01, (hits, n)
     # and with no difference, a false 'more' is rare: the power is not bought with errors
-    fewer, _ = simulated_power(trials, _assumed(preset), 1.0, replicates=40, workers=2, seed=99)
+    fewer, _ = simulated_power(rows, _assumed(preset), 1.0, replicates=40, workers=2, seed=99)
     assert stats.binomtest(fewer, 40, 0.05, alternative="greater").pvalue >= 0.01, fewer
 
 
@@ -71,3 +74,15 @@ def test_the_dry_run_states_the_simulated_power(capsys, tmp_path) -> None:
     assert "less sensitive at 0.6x dense VI's configuration SD in" in out
     assert main([*argv[:-1], "-1"]) == 2
     assert "--power-sims" in capsys.readouterr().err
+
+
+def test_the_power_command_reads_a_planned_table_and_refuses_bad_input(tmp_path, capsys) -> None:
+    path = tmp_path / "planned.csv"
+    planned_rows(_plan("mnist1d", tmp_path).trials).to_csv(path, index=False)
+    assert power_main([str(path), "--seed-sd", "0.005", "--config-sd", "0.025", "--sims", "4"]) == 0
+    assert "simulated: 4 studies of this plan" in capsys.readouterr().out
+    assert power_main([str(path), "--seed-sd", "0", "--config-sd", "0.025"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--seed-sd 0.0 (> 0)" in err[0]
+    assert power_main([str(tmp_path / "missing.csv"), "--seed-sd", "1", "--config-sd", "1"]) == 2
+    assert "cannot read" in capsys.readouterr().err
