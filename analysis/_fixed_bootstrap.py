@@ -88,7 +88,7 @@ def _exact(
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     k, c = a.shape
-    cov, pooled, own, weight = _level_covariances(summary)
+    cov, pooled, weight = _level_covariances(summary)
     root = _sqrt_psd(cov)  # (C, K, K)
     dof = summary.dof.astype(int)
     # each level's variance is (1 - w) pooled + w own. One method's levels (an SSVI-only
@@ -125,10 +125,10 @@ def _exact(
     return linear, constant, seed
 
 
-def _level_covariances(summary: Summary) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+def _level_covariances(summary: Summary) -> tuple[np.ndarray, np.ndarray, float]:
     """``(C, K, K)`` seed covariance of each level (the pooled one where a level has no degree
-    of freedom), with the pooled ``(K, K)`` and own ``(C, K, K)`` covariances it mixes and the
-    own ones' weight."""
+    of freedom), with the pooled ``(K, K)`` covariance it mixes with the level's own and the
+    own one's weight."""
     k = summary.mean.shape[0]
     if summary.within_cp is not None:
         cp = summary.within_cp.astype(float)
@@ -147,7 +147,7 @@ def _level_covariances(summary: Summary) -> tuple[np.ndarray, np.ndarray, np.nda
     spread = ((diag - centre) ** 2).sum()
     chance = (2 * centre**2 / dof[has][:, None]).sum()
     weight = np.sqrt(max(0.0, 1.0 - chance / spread)) if spread > 0 else 0.0
-    return pooled[None] + weight * (own - pooled[None]), pooled, own, weight
+    return pooled[None] + weight * (own - pooled[None]), pooled, weight
 
 
 def _sqrt_psd(cov: np.ndarray) -> np.ndarray:
